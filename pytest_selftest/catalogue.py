@@ -1,0 +1,565 @@
+"""The step catalogue (SPEC §2): load step files, validate every step, order them into a plan.
+
+Pure: no pytest here. Every problem becomes one line naming the file, the line and the step, and
+all of them are collected before :class:`CatalogueError` is raised, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from pytest_selftest.settings import ROOT_CATALOGUE
+
+TIERS = ("kernel", "governance", "optional")
+SEVERITIES = ("critical", "warning", "info")
+CATEGORIES = ("security", "performance", "correctness", "governance")
+DEFAULT_SEVERITY = {"kernel": "critical", "governance": "warning", "optional": "info"}
+DEFAULT_TIMEOUT = 300.0
+STEP_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+KNOWN_KEYS = (
+    "id",
+    "tier",
+    "description",
+    "run",
+    "command",
+    "check",
+    "with",
+    "python",
+    "severity",
+    "category",
+    "depends_on",
+    "dependencies",
+    "timeout",
+    "ac_ids",
+    "remediation",
+    "env",
+    "cwd",
+    "requires",
+    "retries",
+)
+# selftest-core's root file format carries keys this plugin accepts and ignores.
+ROOT_ONLY_STEP_KEYS = ("allow_fail_in_degraded",)
+ROOT_ONLY_TOP_KEYS = ("mode", "verbose", "write_report", "report_path")
+_SHELL_WORDS = frozenset(
+    [
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "in",
+        "function",
+        "select",
+        "time",
+        "!",
+        "{",
+        "}",
+        "[",
+        "[[",
+        "cd",
+        "echo",
+        "exit",
+        "export",
+        "set",
+        "unset",
+        "test",
+        "true",
+        "false",
+        ":",
+        ".",
+        "source",
+        "eval",
+        "exec",
+        "return",
+        "shift",
+        "trap",
+        "read",
+        "printf",
+        "wait",
+        "ulimit",
+        "umask",
+        "alias",
+        "type",
+        "command",
+        "builtin",
+    ]
+)
+
+
+class CatalogueError(Exception):
+    """The catalogue cannot be trusted; ``messages`` holds one line per problem."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = list(messages)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One validated step. ``source`` is rootdir-relative, ``line`` 1-based."""
+
+    id: str
+    tier: str
+    description: str
+    source: str
+    line: int
+    run: tuple[str, ...] = ()
+    check: str | None = None
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    python: str | None = None
+    severity: str = "warning"
+    category: str = "governance"
+    depends_on: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    ac_ids: tuple[str, ...] = ()
+    remediation: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    cwd: str | None = None
+    requires: tuple[str, ...] = ()
+    retries: int = 0
+
+    @property
+    def nodeid(self) -> str:
+        return f"{self.source}::{self.id}"
+
+    @property
+    def command_text(self) -> str:
+        """What the report shows as the step's command."""
+        if self.run:
+            return " && ".join(self.run)
+        if self.check:
+            return f"check: {self.check}"
+        return f"python: {self.python}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """All steps in plan order, with lookups and the dependency structure."""
+
+    steps: tuple[Step, ...]
+    sources: tuple[Path, ...] = ()
+
+    @property
+    def by_id(self) -> dict[str, Step]:
+        return {step.id: step for step in self.steps}
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(step.id for step in self.steps)
+
+    def waves(self, selected: Iterable[str] | None = None) -> list[list[str]]:
+        """Group the (selected) steps into parallel waves: a step's wave follows its deps'."""
+        chosen = set(self.ids if selected is None else selected)
+        level: dict[str, int] = {}
+        for step in self.steps:
+            if step.id in chosen:
+                deps = [level[d] for d in step.depends_on if d in level]
+                level[step.id] = 1 + max(deps, default=0)
+        waves: list[list[str]] = [[] for _ in range(max(level.values(), default=0))]
+        for step_id, wave in level.items():
+            waves[wave - 1].append(step_id)
+        return waves
+
+    def dependency_closure(self, ids: Iterable[str]) -> set[str]:
+        """The given ids and everything they depend on, transitively."""
+        by_id = self.by_id
+        found: set[str] = set()
+        pending = list(ids)
+        while pending:
+            step_id = pending.pop()
+            if step_id not in found:
+                found.add(step_id)
+                pending.extend(by_id[step_id].depends_on)
+        return found
+
+    def until(self, step_id: str) -> list[str]:
+        """The plan prefix up to and including ``step_id``."""
+        ids = list(self.ids)
+        return ids[: ids.index(step_id) + 1]
+
+
+class _LineDict(dict[str, Any]):
+    """A YAML mapping that remembers where it and each of its keys start."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+def _loader_class() -> type[yaml.SafeLoader]:
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[valid-type,misc]
+        pass
+
+    def construct_map(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Iterator[_LineDict]:
+        data = _LineDict()
+        data.line = node.start_mark.line + 1
+        data.key_lines = {}
+        yield data
+        data.update((str(k), v) for k, v in loader.construct_mapping(node).items())
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                data.key_lines[str(key_node.value)] = key_node.start_mark.line + 1
+
+    LineLoader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    return LineLoader
+
+
+_LOADER = _loader_class()
+
+
+@dataclass
+class _Problems:
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, where: str, line: int, step: str, message: str) -> None:
+        self.messages.append(
+            f"{where}:{line}: {step}: {message}" if step else f"{where}:{line}: {message}"
+        )
+
+
+def _display_path(path: Path, rootdir: Path) -> str:
+    try:
+        return path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_catalogue(sources: Sequence[Path], rootdir: Path) -> Catalogue:
+    """Load and validate every step of ``sources``; raise :class:`CatalogueError` on any problem."""
+    problems = _Problems()
+    raw_steps: list[Step] = []
+    for path in sources:
+        raw_steps.extend(_load_file(path, rootdir, problems))
+    steps = _check_ids_and_dependencies(raw_steps, problems)
+    ordered = plan_order(steps, problems)
+    if problems.messages:
+        raise CatalogueError(problems.messages)
+    return Catalogue(steps=tuple(ordered), sources=tuple(sources))
+
+
+def _load_file(path: Path, rootdir: Path, problems: _Problems) -> list[Step]:
+    where = _display_path(path, rootdir)
+    try:
+        document = yaml.load(path.read_bytes(), Loader=_LOADER)
+    except OSError as exc:
+        problems.add(where, 1, "", f"cannot read step file: {exc.strerror}")
+        return []
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        problems.add(where, line, "", f"invalid YAML: {exc.problem or exc}")
+        return []
+    except yaml.YAMLError as exc:
+        problems.add(where, 1, "", f"invalid YAML: {exc}")
+        return []
+    is_root = path.name == ROOT_CATALOGUE
+    entries = _step_entries(document, where, is_root, problems)
+    steps = []
+    for index, entry in enumerate(entries, start=1):
+        step = _parse_step(entry, index, where, is_root, problems)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+def _step_entries(document: object, where: str, is_root: bool, problems: _Problems) -> list[Any]:
+    if document is None:
+        return []
+    if isinstance(document, list):
+        return document
+    if isinstance(document, _LineDict) and isinstance(document.get("steps"), list):
+        allowed = {"steps", *(ROOT_ONLY_TOP_KEYS if is_root else ())}
+        for key in document:
+            if key not in allowed:
+                problems.add(
+                    where,
+                    document.key_lines.get(key, document.line),
+                    "",
+                    f"unknown top-level key '{key}'",
+                )
+        return list(document["steps"])
+    problems.add(
+        where,
+        getattr(document, "line", 1),
+        "",
+        "expected a list of steps or a mapping with a 'steps:' list",
+    )
+    return []
+
+
+class _StepReader:
+    """Reads one step mapping, recording a problem for each bad key instead of stopping."""
+
+    def __init__(self, entry: _LineDict, label: str, where: str, problems: _Problems) -> None:
+        self.entry, self.label, self.where, self.problems = entry, label, where, problems
+        self.ok = True
+
+    def problem(self, key: str | None, message: str) -> None:
+        line = self.entry.key_lines.get(key, self.entry.line) if key else self.entry.line
+        self.problems.add(self.where, line, self.label, message)
+        self.ok = False
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.entry.get(key)
+        if value is None:
+            if required:
+                self.problem(None, f"missing required key '{key}'")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, f"'{key}' must be a non-empty string")
+            return None
+        return value.strip()
+
+    def choice(self, key: str, allowed: Sequence[str], *, required: bool = False) -> str | None:
+        value = self.text(key, required=required)
+        if value is None:
+            return None
+        if value.lower() not in allowed:
+            self.problem(key, f"unknown {key} '{value}' (expected one of: {', '.join(allowed)})")
+            return None
+        return value.lower()
+
+    def string_list(self, *keys: str) -> tuple[str, ...]:
+        key = next((k for k in keys if k in self.entry), keys[0])
+        value = self.entry.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.problem(key, f"'{key}' must be a list of strings")
+            return ()
+        return tuple(value)
+
+    def commands(self) -> tuple[str, ...]:
+        key = "run" if "run" in self.entry else "command"
+        value = self.entry.get(key)
+        items: list[Any] = value if isinstance(value, list) else [value]
+        commands = [item.strip() for item in items if isinstance(item, str)]
+        if len(commands) < len(items):
+            self.problem(key, f"'{key}' must be a command string or a list of them")
+            return ()
+        if not commands or not all(commands):
+            self.problem(key, f"'{key}' has an empty command")
+            return ()
+        if key == "command" and len(commands) > 1:
+            return (" && ".join(commands),)
+        return tuple(commands)
+
+    def timeout(self) -> float:
+        value = self.entry.get("timeout", DEFAULT_TIMEOUT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problem("timeout", f"'timeout' must be a number of seconds, got {value!r}")
+            return DEFAULT_TIMEOUT
+        if value <= 0:
+            self.problem("timeout", f"'timeout' must be greater than 0, got {value}")
+            return DEFAULT_TIMEOUT
+        return float(value)
+
+    def retries(self) -> int:
+        value = self.entry.get("retries", 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem("retries", f"'retries' must be a whole number >= 0, got {value!r}")
+            return 0
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.entry.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, f"'{key}' must be a mapping")
+            return {}
+        return dict(value)
+
+    def environment(self) -> dict[str, str]:
+        env = {}
+        for name, value in self.mapping("env").items():
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                self.problem("env", f"env value of '{name}' must be a string or a number")
+            else:
+                env[str(name)] = str(value)
+        return env
+
+
+def _parse_step(
+    entry: object, index: int, where: str, is_root: bool, problems: _Problems
+) -> Step | None:
+    if not isinstance(entry, _LineDict):
+        kind = "a list" if isinstance(entry, list) else type(entry).__name__
+        problems.add(
+            where, getattr(entry, "line", 1), f"step #{index}", f"expected a mapping, got {kind}"
+        )
+        return None
+    raw_id = entry.get("id")
+    label = f"step '{raw_id}'" if isinstance(raw_id, str) and raw_id else f"step #{index}"
+    reader = _StepReader(entry, label, where, problems)
+    _check_keys(reader, is_root)
+    step_id = reader.text("id", required=True)
+    if step_id is not None and not STEP_ID.match(step_id):
+        reader.problem("id", f"id must match {STEP_ID.pattern} (letters, digits, '_' and '-')")
+    tier = reader.choice("tier", TIERS, required=True)
+    description = reader.text("description", required=not is_root)
+    severity = reader.choice("severity", SEVERITIES)
+    category = reader.choice("category", CATEGORIES)
+    kinds = [key for key in ("run", "command", "check", "python") if key in entry]
+    if len(kinds) > 1:
+        reader.problem(kinds[1], f"use only one of run, check or python (found {', '.join(kinds)})")
+    elif not kinds:
+        reader.problem(None, "needs one of 'run', 'check' or 'python'")
+    run = reader.commands() if kinds and kinds[0] in ("run", "command") else ()
+    check = reader.text("check") if "check" in entry else None
+    python = reader.text("python") if "python" in entry else None
+    if python is not None and not re.match(r"^[\w.]+:[\w]+$", python):
+        reader.problem(
+            "python", f"'python' must look like 'package.module:function', got {python!r}"
+        )
+    if "with" in entry and check is None:
+        reader.problem("with", "'with' goes with 'check'")
+    depends_on = reader.string_list("depends_on", "dependencies")
+    timeout = reader.timeout()
+    ac_ids = reader.string_list("ac_ids")
+    remediation = reader.text("remediation") if "remediation" in entry else None
+    env = reader.environment()
+    cwd = reader.text("cwd") if "cwd" in entry else None
+    params = reader.mapping("with")
+    retries = reader.retries()
+    requires = reader.string_list("requires") if "requires" in entry else _default_requires(run)
+    if not reader.ok or step_id is None or tier is None:
+        return None
+    return Step(
+        id=step_id,
+        tier=tier,
+        description=description or step_id,
+        source=where,
+        line=entry.line,
+        run=run,
+        check=check,
+        params=MappingProxyType(params),
+        python=python,
+        severity=severity or DEFAULT_SEVERITY[tier],
+        category=category or ("correctness" if tier == "kernel" else "governance"),
+        depends_on=depends_on,
+        timeout=timeout,
+        ac_ids=ac_ids,
+        remediation=remediation,
+        env=MappingProxyType(env),
+        cwd=cwd,
+        requires=requires,
+        retries=retries,
+    )
+
+
+def _check_keys(reader: _StepReader, is_root: bool) -> None:
+    allowed = KNOWN_KEYS + (ROOT_ONLY_STEP_KEYS if is_root else ())
+    for key in reader.entry:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        reader.problem(key, f"unknown key '{key}'{hint}")
+    for a, b in (("run", "command"), ("depends_on", "dependencies")):
+        if a in reader.entry and b in reader.entry:
+            reader.problem(b, f"'{b}' is an alias of '{a}': use one of them")
+
+
+def _default_requires(run: Sequence[str]) -> tuple[str, ...]:
+    """The first word of each command, unless it is a shell word, an assignment or a variable."""
+    found: list[str] = []
+    for command in run:
+        words = command.split()
+        word = words[0] if words else ""
+        if word and word not in _SHELL_WORDS and "=" not in word and not word.startswith("$"):
+            found.append(word)
+    return tuple(dict.fromkeys(found))
+
+
+def _check_ids_and_dependencies(steps: list[Step], problems: _Problems) -> list[Step]:
+    first: dict[str, Step] = {}
+    unique: list[Step] = []
+    for step in steps:
+        if step.id in first:
+            other = first[step.id]
+            problems.add(
+                step.source,
+                step.line,
+                f"step '{step.id}'",
+                f"duplicate id (first defined at {other.source}:{other.line})",
+            )
+        else:
+            first[step.id] = step
+            unique.append(step)
+    for step in unique:
+        for dep in step.depends_on:
+            if dep == step.id:
+                problems.add(step.source, step.line, f"step '{step.id}'", "depends on itself")
+            elif dep not in first:
+                close = difflib.get_close_matches(dep, list(first), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.add(
+                    step.source,
+                    step.line,
+                    f"step '{step.id}'",
+                    f"depends on unknown step '{dep}'{hint}",
+                )
+    return unique
+
+
+def plan_order(steps: Sequence[Step], problems: _Problems | None = None) -> list[Step]:
+    """Topological order that always takes the first-declared step whose dependencies are placed.
+
+    A cycle is reported once, with its path, through ``problems`` (or raised when none is given).
+    """
+    index = {step.id: position for position, step in enumerate(steps)}
+    waiting = {
+        step.id: {d for d in step.depends_on if d in index and d != step.id} for step in steps
+    }
+    dependents: dict[str, list[str]] = {step.id: [] for step in steps}
+    for step_id, deps in waiting.items():
+        for dep in deps:
+            dependents[dep].append(step_id)
+    ready = [index[step_id] for step_id, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    ordered: list[Step] = []
+    while ready:
+        step = steps[heapq.heappop(ready)]
+        ordered.append(step)
+        for dependent in dependents[step.id]:
+            waiting[dependent].discard(step.id)
+            if not waiting[dependent]:
+                heapq.heappush(ready, index[dependent])
+    if len(ordered) < len(steps):
+        message = _describe_cycle(steps, waiting)
+        if problems is None:
+            raise CatalogueError([message])
+        problems.messages.append(message)
+    return ordered
+
+
+def _describe_cycle(steps: Sequence[Step], waiting: Mapping[str, set[str]]) -> str:
+    by_id = {step.id: step for step in steps}
+    start = next(step.id for step in steps if waiting[step.id])
+    path = [start]
+    while True:
+        following = sorted(waiting[path[-1]])[0]
+        if following in path:
+            cycle = [*path[path.index(following) :], following]
+            break
+        path.append(following)
+    first = by_id[cycle[0]]
+    return f"{first.source}:{first.line}: step '{first.id}': dependency cycle: {' -> '.join(cycle)}"

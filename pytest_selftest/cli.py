@@ -1,0 +1,62 @@
+"""The ``selftest`` console script: one sub-command per module of :mod:`pytest_selftest.commands`.
+
+Sub-command modules are imported only when used, so ``selftest smoke`` pays for nothing else.
+Each module defines ``configure(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_selftest import __version__
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "Run the selftest through pytest"),
+    "smoke": ("smoke", "Run the kernel steps only, without pytest (the pre-commit fast path)"),
+    "plan": ("plan", "Print the plan of the selected steps and run nothing"),
+    "doctor": ("doctor", "Tell a broken toolchain from broken code"),
+    "waiver": ("waiver", "Create, revoke and list waivers"),
+    "override": ("waiver", "Alias of 'waiver'"),
+    "degradations": ("degradations", "Show the degradation log"),
+    "report": ("report", "Print the last report as Markdown or JSON"),
+    "merge": ("merge", "Merge shard reports and apply the policy across them"),
+}
+
+
+def _command_module(name: str) -> object:
+    return importlib.import_module(f"pytest_selftest.commands.{COMMANDS[name][0]}")
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """A parser whose sub-command, if any, is fully configured; the others are listed only."""
+    parser = argparse.ArgumentParser(prog="selftest", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pytest-selftest {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (_, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            _command_module(name).configure(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    code: int = _command_module(args.command).run(args)  # type: ignore[attr-defined]
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Steps as pytest items, and the hooks that run wherever items run (serial process or worker).
+
+Workers classify, the controller decides: each item's deciding report gets one JSON-safe dict,
+``report.selftest``, and a failure that the policy might tolerate is sent as a *provisional* xfail
+so that ``-x`` on a worker does not stop at a failure the controller will waive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_selftest.catalogue import DEFAULT_SEVERITY, TIERS, Step
+from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
+from pytest_selftest.runconfig import SelftestRun
+
+RESULT_KEY = pytest.StashKey[StepResult]()
+PROVISIONAL = "selftest: pending policy"
+
+
+class StepFailure(Exception):
+    """Raised by a step item whose step failed or timed out; carries the raw result."""
+
+    def __init__(self, step: Step, result: StepResult) -> None:
+        super().__init__(step.id)
+        self.step, self.result = step, result
+
+
+class StepFile(pytest.File):
+    """A step file; yields one :class:`StepItem` per step declared in it, in file order."""
+
+    def collect(self) -> Iterator[StepItem]:
+        run = self.config.stash[_run_key()]
+        source = self.path.resolve().relative_to(run.project.rootdir.resolve()).as_posix()
+        in_file = [step for step in run.catalogue.steps if step.source == source]
+        for step in sorted(in_file, key=lambda s: s.line):
+            yield StepItem.from_parent(self, name=step.id, step=step)
+
+
+class StepItem(pytest.Item):
+    """One step. Runs its commands, check or callable; fails with a short, plain-text report."""
+
+    def __init__(self, *, step: Step, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step = step
+        self.add_marker("selftest")
+        self.add_marker(step.tier)
+        self.user_properties.extend(
+            [("tier", step.tier), ("severity", step.severity), ("category", step.category)]
+        )
+
+    def setup(self) -> None:
+        run = self.config.stash[_run_key()]
+        if self.step.id in run.skip_ids:
+            self._skip("skipped_by_user")
+        board = self.config.stash[BOARD_KEY]
+        reason, notes = dependency_gate(self.step, board.selected, board.status)
+        board.notes[self.step.id] = notes
+        if reason is not None:
+            self._skip(reason)
+
+    def _skip(self, reason: str) -> None:
+        notes = self.config.stash[BOARD_KEY].notes.get(self.step.id, [])
+        self.stash[RESULT_KEY] = skipped(reason, self.step.command_text, notes)
+        pytest.skip(reason)
+
+    def runtest(self) -> None:
+        run = self.config.stash[_run_key()]
+        extra = {"step_ac_ids": {s.id: list(s.ac_ids) for s in run.catalogue.steps}}
+        result = run_step(
+            self.step, run.project.rootdir, extra if self.step.check == "ac-trace" else None
+        )
+        notes = tuple(self.config.stash[BOARD_KEY].notes.get(self.step.id, []))
+        if notes:
+            result = _with_notes(result, notes)
+        self.stash[RESULT_KEY] = result
+        if result.status == "SKIP":
+            pytest.skip(result.reason or "skipped")
+        if result.failed:
+            raise StepFailure(self.step, result)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str:
+        if isinstance(excinfo.value, StepFailure):
+            return describe_failure(excinfo.value.step, excinfo.value.result)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.step.line - 1, f"selftest step {self.step.id} [{self.step.tier}]"
+
+
+def _with_notes(result: StepResult, notes: tuple[str, ...]) -> StepResult:
+    return replace(result, notes=notes + result.notes)
+
+
+def describe_failure(step: Step, result: StepResult) -> str:
+    """The short failure text: command, exit code or timeout, findings, output tail, remediation."""
+    if result.status == "TIMEOUT":
+        head = f"step '{step.id}' timed out after {step.timeout:g}s"
+    elif result.reason == "exception":
+        head = f"step '{step.id}' raised an exception"
+    else:
+        head = f"step '{step.id}' failed with exit code {result.exit_code}"
+    lines = [head, f"command: {result.command}"]
+    if result.findings:
+        lines.append(f"findings ({len(result.findings)}):")
+        lines.extend(f"  {finding}" for finding in result.findings)
+    for name, tail in (("stdout", result.stdout_tail), ("stderr", result.stderr_tail)):
+        if tail.strip() and not (result.findings and name == "stdout"):
+            lines.append(f"--- {name} (last {len(tail)} characters) ---")
+            lines.append(tail.rstrip("\n"))
+    if step.remediation:
+        lines.append(f"remediation: {step.remediation}")
+    return "\n".join(lines)
+
+
+class ResultBoard:
+    """Which steps are selected and how each finished, as seen by this process."""
+
+    def __init__(self) -> None:
+        self.selected: frozenset[str] = frozenset()
+        self.statuses: dict[str, str] = {}
+        self.notes: dict[str, list[str]] = {}
+
+    def status(self, step_id: str) -> str | None:
+        return self.statuses.get(step_id)
+
+    def publish(self, step_id: str, status: str) -> None:
+        self.statuses[step_id] = status
+
+
+BOARD_KEY = pytest.StashKey[ResultBoard]()
+
+
+def _run_key() -> pytest.StashKey[SelftestRun]:
+    from pytest_selftest.runconfig import RUN_KEY
+
+    return RUN_KEY
+
+
+def tier_of(item: pytest.Item) -> str | None:
+    """The tier of a step item or of an ordinary test marked kernel/governance/optional."""
+    if isinstance(item, StepItem):
+        return item.step.tier
+    return next((tier for tier in TIERS if item.get_closest_marker(tier) is not None), None)
+
+
+def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
+    marker = item.get_closest_marker(tier)
+    options = marker.kwargs if marker is not None else {}
+    path, line, _ = item.location
+    return {
+        "step_id": item.nodeid,
+        "nodeid": item.nodeid,
+        "description": item.name,
+        "tier": tier,
+        "severity": options.get("severity", DEFAULT_SEVERITY[tier]),
+        "category": options.get("category", "correctness" if tier == "kernel" else "governance"),
+        "command": f"pytest {item.nodeid}",
+        "ac_ids": list(options.get("ac_ids", [])),
+        "depends_on": [],
+        "source": {"path": path, "line": (line or 0) + 1},
+        "remediation": options.get("remediation"),
+        "kind": "test",
+    }
+
+
+def _step_identity(step: Step, nodeid: str) -> dict[str, Any]:
+    return {
+        "step_id": step.id,
+        "nodeid": nodeid,
+        "description": step.description,
+        "tier": step.tier,
+        "severity": step.severity,
+        "category": step.category,
+        "command": step.command_text,
+        "ac_ids": list(step.ac_ids),
+        "depends_on": list(step.depends_on),
+        "source": {"path": step.source, "line": step.line},
+        "remediation": step.remediation,
+        "kind": "step",
+    }
+
+
+def _test_result(report: pytest.TestReport) -> dict[str, Any]:
+    status = {"passed": "PASS", "failed": "FAIL"}.get(report.outcome, "SKIP")
+    if hasattr(report, "wasxfail"):
+        status = "SKIP"
+    return StepResult(
+        status,
+        "exception" if status == "FAIL" else None,
+        exit_code=1 if status == "FAIL" else 0,
+        duration_ms=int(report.duration * 1000),
+        timestamp_start=getattr(report, "start", 0.0),
+        timestamp_end=getattr(report, "stop", 0.0),
+        attempts=1,
+    ).to_dict()
+
+
+def _worker_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput.get("workerid", "main")) if workerinput else "main"
+
+
+class CollectionPlugin:
+    """Collects step files and classifies reports. Registered in every process when active."""
+
+    def __init__(self, run: SelftestRun) -> None:
+        self.run = run
+        self.all_step_items: list[StepItem] = []
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> StepFile | None:
+        if file_path.suffix in (".yaml", ".yml") and file_path.resolve() in self.run.source_set:
+            return StepFile.from_parent(parent, path=file_path)
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.all_step_items = [item for item in items if isinstance(item, StepItem)]
+
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def order_and_select(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Apply the selection options, add dependencies if asked, restore plan order."""
+        chosen = self.run.chosen_ids
+        if chosen is not None:
+            kept = [item for item in items if _selection_id(item) in chosen]
+            deselected = [item for item in items if _selection_id(item) not in chosen]
+            if deselected:
+                config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
+        if config.getoption("selftest_with_deps", False):
+            present = {item.step.id for item in items if isinstance(item, StepItem)}
+            wanted = self.run.catalogue.dependency_closure(present)
+            items.extend(
+                i for i in self.all_step_items if i.step.id in wanted and i.step.id not in present
+            )
+        _plan_order(items, self.run.catalogue.ids)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        board = session.config.stash[BOARD_KEY]
+        board.selected = frozenset(
+            item.step.id for item in session.items if isinstance(item, StepItem)
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if _is_deciding(report):
+            self._classify(item, report)
+        return report
+
+    def _classify(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        tier = tier_of(item)
+        if tier is None:
+            return
+        if isinstance(item, StepItem):
+            identity = _step_identity(item.step, item.nodeid)
+            result = item.stash.get(RESULT_KEY, None)
+            outcome = result.to_dict() if result else _test_result(report)
+        else:
+            identity = _test_identity(item, tier)
+            outcome = _test_result(report)
+        board = item.config.stash[BOARD_KEY]
+        board.publish(identity["step_id"], outcome["status"])
+        info = {**identity, **outcome, "worker": _worker_id(item.config)}
+        report.selftest = info  # type: ignore[attr-defined]
+        if outcome["status"] in ("FAIL", "TIMEOUT") and tier != "kernel" and report.failed:
+            report.outcome = "skipped"
+            report.wasxfail = PROVISIONAL
+
+
+def _is_deciding(report: pytest.TestReport) -> bool:
+    """The setup report when setup did not pass, else the call report."""
+    if report.when == "setup":
+        return report.outcome != "passed"
+    return report.when == "call"
+
+
+def _selection_id(item: pytest.Item) -> str:
+    return item.step.id if isinstance(item, StepItem) else item.nodeid
+
+
+def _plan_order(items: list[pytest.Item], plan: tuple[str, ...]) -> None:
+    """Put step items in plan order in the positions steps occupy; tests stay where they are."""
+    rank = {step_id: index for index, step_id in enumerate(plan)}
+    steps = [item for item in items if isinstance(item, StepItem)]
+    slots = [index for index, item in enumerate(items) if isinstance(item, StepItem)]
+    for slot, item in zip(slots, sorted(steps, key=lambda it: rank[it.step.id]), strict=True):
+        items[slot] = item

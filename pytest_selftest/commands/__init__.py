@@ -1,0 +1,1 @@
+"""Sub-commands of the ``selftest`` console script, one module each (see ``cli.py``)."""

@@ -1,0 +1,56 @@
+"""``selftest run``: pytest with the plugin, optionally printing only the v2 report on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import pytest
+
+
+class _ReportCatcher:
+    """Keeps the final report of the in-process pytest run."""
+
+    def __init__(self) -> None:
+        self.report: dict[str, Any] | None = None
+
+    def pytest_selftest_report_ready(self, report: dict[str, Any]) -> None:
+        self.report = report
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", help="Selftest env (passed as --selftest-env)")
+    parser.add_argument(
+        "--json-v2", action="store_true", help="Print only the v2 report on stdout"
+    )
+    parser.set_defaults(accepts_extra=True)
+
+
+def pytest_arguments(args: argparse.Namespace) -> list[str]:
+    """The pytest command line: ``--selftest-env`` from ``--env``, then the user's arguments."""
+    arguments = ["--selftest"]
+    if args.env:
+        arguments.append(f"--selftest-env={args.env}")
+    return [*arguments, *args.extra]
+
+
+def run(args: argparse.Namespace) -> int:
+    arguments = pytest_arguments(args)
+    if not args.json_v2:
+        return int(pytest.main(arguments))
+    catcher = _ReportCatcher()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        code = int(pytest.main(arguments, plugins=[catcher]))
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    if catcher.report is not None:
+        sys.stdout.write(json.dumps(catcher.report, indent=2) + "\n")
+    return code

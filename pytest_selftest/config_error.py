@@ -1,0 +1,58 @@
+"""What a run does when its configuration cannot be trusted: say why, report it, exit 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pytest_selftest.policy import DEFAULT_ENV, PRESETS
+from pytest_selftest.report import ReportWriteError, build_report, write_report
+from pytest_selftest.runinfo import new_run_id, run_metadata
+from pytest_selftest.settings import DEFAULT_REPORT
+
+CONFIG_ERROR_EXIT = 2
+
+
+def report_config_error(config: pytest.Config, messages: Sequence[str]) -> int:
+    """Print each problem as ``ERROR: ...`` on stderr, write a CONFIG_ERROR report, return 2."""
+    for message in messages:
+        sys.stderr.write(f"ERROR: {message}\n")
+    path = _report_path(config)
+    clock = datetime.now(timezone.utc)
+    policy = PRESETS[DEFAULT_ENV]
+    metadata = run_metadata(
+        rootdir=config.rootpath,
+        env=policy.env,
+        run_id=new_run_id(clock),
+        clock=clock,
+        workers=0,
+        partial=True,
+        pytest_version=pytest.__version__,
+    )
+    report = build_report(
+        [],
+        metadata=metadata,
+        policy=policy,
+        verdict="CONFIG_ERROR",
+        exit_code=CONFIG_ERROR_EXIT,
+        exit_reason="config_error",
+        errors=messages,
+    )
+    try:
+        write_report(path, report)
+    except ReportWriteError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+    sys.stderr.write(f"selftest: configuration error; report: {path}\n")
+    config.hook.pytest_selftest_report_ready(config=config, report=report)
+    return CONFIG_ERROR_EXIT
+
+
+def _report_path(config: pytest.Config) -> Path:
+    option = config.getoption("selftest_report", None)
+    if option:
+        return Path(option).resolve()
+    return config.rootpath / (config.getini("selftest_report") or DEFAULT_REPORT)

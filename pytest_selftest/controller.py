@@ -1,0 +1,193 @@
+"""The authoritative side of a run: final verdicts, the v2 report, the exit code, the summary.
+
+:class:`ControllerPlugin` is registered in the process that owns the session (the only process of
+a serial run, the xdist controller otherwise), never on a worker. Its ``pytest_runtest_logreport``
+wrapper runs before the session's failure count, the terminal, junitxml and every other reporter,
+so they all see the same final outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import pytest
+
+from pytest_selftest import summary
+from pytest_selftest.policy import FAILED, FAILING_STATUSES, NON_BLOCKING, Decision, Ledger
+from pytest_selftest.report import ReportWriteError, build_report, result_record, write_report
+from pytest_selftest.runconfig import SelftestRun
+from pytest_selftest.runinfo import run_metadata
+
+_WORDS = {
+    "waived": ("w", "WAIVED"),
+    "tolerated": ("t", "TOLERATED"),
+    "informational": ("i", "INFO"),
+}
+
+
+class ControllerPlugin:
+    """Decides every verdict and writes the outputs at session end (controller only)."""
+
+    def __init__(self, run: SelftestRun, config: pytest.Config) -> None:
+        self.run = run
+        self.config = config
+        self.ledger = Ledger(run.policy, run.waivers, runxfail=bool(config.option.runxfail))
+        self.records: dict[str, dict[str, Any]] = {}
+        self.collection_errors = 0
+        self.started = time.perf_counter()
+        self.report: dict[str, Any] | None = None
+        self.problems: list[str] = []
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
+        info = getattr(report, "selftest", None)
+        if isinstance(info, dict) and "verdict" not in info:
+            self._finalise(report, info)
+        return (yield)
+
+    def _finalise(self, report: pytest.TestReport, info: dict[str, Any]) -> None:
+        decision = self.ledger.decide(info["step_id"], info["tier"], info["status"])
+        info["verdict"] = decision.verdict
+        info["waiver_unused"] = decision.waiver_unused
+        info["verdict_reason"] = decision.message
+        info["waiver"] = _waiver_dict(decision)
+        if info["status"] in FAILING_STATUSES:
+            _apply_to_report(report, decision)
+        self.records[info["step_id"]] = result_record(info)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport
+    ) -> tuple[str, str, tuple[str, Mapping[str, bool]]] | None:
+        info = getattr(report, "selftest", None)
+        verdict = info.get("verdict") if isinstance(info, dict) else None
+        if verdict in _WORDS and report.skipped:
+            letter, word = _WORDS[verdict]
+            return "xfailed", letter, (word, {"yellow": True})
+        return None
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors += 1
+
+    def pytest_report_header(self) -> str:
+        return summary.header_line(self.run)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, None, None]:
+        if not self.config.option.collectonly:
+            session.exitstatus = self._finish(session, int(exitstatus))
+        return (yield)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> int:
+        verdict, code, reason = self._verdict(session, exitstatus)
+        results = self._ordered_results()
+        report = self._build(results, verdict, code, reason)
+        code = self._write_outputs(report, code)
+        self.report = report
+        self.config.hook.pytest_selftest_report_ready(config=self.config, report=report)
+        return code
+
+    def _verdict(self, session: pytest.Session, exitstatus: int) -> tuple[str, int, str]:
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            return "INTERRUPTED", exitstatus, "internal_error"
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return "INTERRUPTED", exitstatus, "usage_error"
+        if self.collection_errors:
+            return "CONFIG_ERROR", 2, "collection_error"
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail:
+            return "INTERRUPTED", 2, "interrupted"
+        if any(r["verdict"] == FAILED for r in self.records.values()):
+            return "FAIL", 1, "blocking_failures"
+        if session.testsfailed or exitstatus in (
+            pytest.ExitCode.TESTS_FAILED,
+            pytest.ExitCode.INTERRUPTED,
+        ):
+            return "FAIL", 1, "test_failures"
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            return "PASS", exitstatus, "no_tests_collected"
+        return "PASS", 0, "ok"
+
+    def _ordered_results(self) -> list[dict[str, Any]]:
+        rank = {step_id: index for index, step_id in enumerate(self.run.catalogue.ids)}
+        steps = sorted(
+            (r for r in self.records.values() if r["step_id"] in rank),
+            key=lambda r: rank[r["step_id"]],
+        )
+        tests = [r for r in self.records.values() if r["step_id"] not in rank]
+        return steps + tests
+
+    def _build(
+        self, results: list[dict[str, Any]], verdict: str, code: int, reason: str
+    ) -> dict[str, Any]:
+        ran = {r["step_id"] for r in results}
+        workers = getattr(self.config.option, "numprocesses", None) or 0
+        metadata = run_metadata(
+            rootdir=self.run.project.rootdir,
+            env=self.run.policy.env,
+            run_id=self.run.run_id,
+            clock=self.run.clock,
+            workers=int(workers) if isinstance(workers, int) else 0,
+            partial=not set(self.run.catalogue.ids) <= ran,
+            pytest_version=pytest.__version__,
+        )
+        return build_report(
+            results,
+            metadata=metadata,
+            policy=self.run.policy,
+            non_blocking=self.ledger.non_blocking,
+            verdict=verdict,
+            exit_code=code,
+            exit_reason=reason,
+            wall_duration_ms=int((time.perf_counter() - self.started) * 1000),
+            warnings=self.run.warnings,
+        )
+
+    def _write_outputs(self, report: dict[str, Any], code: int) -> int:
+        try:
+            write_report(self.run.report_path, report)
+        except ReportWriteError as exc:
+            self.problems.append(str(exc))
+            report["summary"].update(exit_code=2, exit_reason="report_write_failed")
+            return 2
+        return code
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.report is None:
+            return
+        terminalreporter.write_sep("=", "selftest")
+        for line in summary.summary_lines(self.report, self.run, self.problems):
+            terminalreporter.write_line(line)
+
+
+def _waiver_dict(decision: Decision) -> dict[str, str] | None:
+    waiver = decision.waiver
+    if waiver is None:
+        return None
+    from pytest_selftest.waivers import format_time
+
+    return {
+        "reason": waiver.reason,
+        "approver": waiver.approver,
+        "expires_at": format_time(waiver.expires_at),
+    }
+
+
+def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
+    """Make the report say what the policy decided: a failure, or an xfail with the reason."""
+    if decision.verdict in NON_BLOCKING:
+        report.outcome = "skipped"
+        report.wasxfail = decision.message
+        return
+    report.outcome = "failed"
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail
+    note = f"selftest policy: {decision.message}"
+    if isinstance(report.longrepr, str):
+        report.longrepr = f"{note}\n{report.longrepr}"
+    else:
+        report.sections.append(("selftest policy", decision.message))

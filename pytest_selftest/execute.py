@@ -1,0 +1,344 @@
+"""Running one step (SPEC §6): shell commands in their own process group, checks, callables.
+
+Output is kept in a bounded tail per stream, so a step printing gigabytes costs 64 KiB each.
+Pure of pytest: the plugin and the kernel smoke both call :func:`run_step`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pytest_selftest.catalogue import Step
+from pytest_selftest.checks.base import CheckContext, CheckSkipped, Finding
+
+KEEP_BYTES = 64 * 1024
+TAIL_CHARS = 4 * 1024
+DRAIN_SECONDS = 1.0
+_READ_CHUNK = 64 * 1024
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY|CREDENTIAL", re.IGNORECASE)
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The raw outcome of a step: ``status`` PASS/FAIL/TIMEOUT/SKIP with its reason."""
+
+    status: str
+    reason: str | None = None
+    exit_code: int | None = None
+    duration_ms: int = 0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    findings: tuple[Finding, ...] = ()
+    command: str = ""
+    timestamp_start: float = 0.0
+    timestamp_end: float = 0.0
+    attempts: int = 1
+    flaky: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("FAIL", "TIMEOUT")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe form carried on pytest reports and across xdist."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "exit_code": self.exit_code,
+            "duration_ms": self.duration_ms,
+            "stdout_tail": self.stdout_tail,
+            "stderr_tail": self.stderr_tail,
+            "findings": [f.to_dict() for f in self.findings],
+            "command": self.command,
+            "timestamp_start": self.timestamp_start,
+            "timestamp_end": self.timestamp_end,
+            "attempts": self.attempts,
+            "flaky": self.flaky,
+            "notes": list(self.notes),
+        }
+
+
+def skipped(reason: str, command: str = "", notes: Iterable[str] = ()) -> StepResult:
+    """A result for a step that did not run."""
+    return StepResult("SKIP", reason, command=command, attempts=0, notes=tuple(notes))
+
+
+class Redactor:
+    """Replaces the values of secret-looking environment variables (4 characters or more)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        secrets = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 4}
+        ordered = sorted(secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern else text
+
+
+@dataclass
+class _Tail:
+    """The last ``KEEP_BYTES`` of a stream."""
+
+    data: bytearray = field(default_factory=bytearray)
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * KEEP_BYTES:
+            del self.data[: len(self.data) - KEEP_BYTES]
+
+    def text(self, redact: Redactor) -> str:
+        kept = bytes(self.data[-KEEP_BYTES:])
+        return redact(kept.decode("utf-8", errors="replace"))[-TAIL_CHARS:]
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    exit_code: int | None
+    timed_out: bool
+    stdout: str
+    stderr: str
+
+
+def run_command(
+    command: str, *, env: Mapping[str, str], cwd: Path, timeout: float, redact: Redactor
+) -> CommandOutcome:
+    """Run ``command`` with the shell in a new process group; kill the group when done."""
+    process = subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    tails = {"stdout": _Tail(), "stderr": _Tail()}
+    deadline = time.monotonic() + timeout
+    timed_out = _pump(process, tails, deadline)
+    _kill_group(process.pid)
+    if timed_out:
+        process.wait()
+    else:
+        _pump(process, tails, time.monotonic() + DRAIN_SECONDS, drain=True)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    return CommandOutcome(
+        exit_code=None if timed_out else process.returncode,
+        timed_out=timed_out,
+        stdout=tails["stdout"].text(redact),
+        stderr=tails["stderr"].text(redact),
+    )
+
+
+def _pump(
+    process: subprocess.Popen[bytes], tails: dict[str, _Tail], deadline: float, drain: bool = False
+) -> bool:
+    """Read both pipes until the process exits (or, draining, until EOF); True on timeout."""
+    with selectors.DefaultSelector() as selector:
+        for name, stream in (("stdout", process.stdout), ("stderr", process.stderr)):
+            if stream is not None and not stream.closed:
+                selector.register(stream, selectors.EVENT_READ, name)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return not drain
+            for key, _ in selector.select(timeout=min(remaining, 0.05)):
+                chunk = os.read(key.fd, _READ_CHUNK)
+                if chunk:
+                    tails[key.data].add(chunk)
+                else:
+                    selector.unregister(key.fileobj)
+            if not drain and process.poll() is not None:
+                return False
+    if not drain:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            return True
+    return False
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def dependency_gate(
+    step: Step, selected: Collection[str], status_of: Callable[[str], str | None]
+) -> tuple[str | None, list[str]]:
+    """SPEC §3: the skip reason a step's dependencies impose (or None), and notes to record."""
+    notes = []
+    for dep in step.depends_on:
+        if dep not in selected:
+            notes.append(f"dependency_not_selected:{dep}")
+            continue
+        status = status_of(dep)
+        if status in ("FAIL", "TIMEOUT"):
+            return f"dependency_failed:{dep}", notes
+        if status == "SKIP":
+            return f"dependency_skipped:{dep}", notes
+    return None, notes
+
+
+def step_environment(step: Step, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a step sees: the inherited one plus its own ``env``."""
+    env = dict(os.environ if base is None else base)
+    env.update(step.env)
+    return env
+
+
+def run_step(
+    step: Step, rootdir: Path, extra_params: Mapping[str, Any] | None = None
+) -> StepResult:
+    """Run ``step`` with its retries; a step that fails then passes is ``flaky``."""
+    attempts = 0
+    result: StepResult | None = None
+    while attempts <= step.retries:
+        attempts += 1
+        result = _run_once(step, rootdir, extra_params or {})
+        if not result.failed:
+            break
+    assert result is not None
+    notes = ("retried",) if attempts > 1 else ()
+    return replace(
+        result,
+        attempts=attempts,
+        flaky=attempts > 1 and not result.failed,
+        notes=result.notes + notes,
+    )
+
+
+def _run_once(step: Step, rootdir: Path, extra_params: Mapping[str, Any]) -> StepResult:
+    env = step_environment(step)
+    redact = Redactor(env)
+    started, clock = time.time(), time.perf_counter()
+    if step.run:
+        result = _run_commands(step, rootdir, env, redact)
+    else:
+        result = _run_callable(step, rootdir, env, redact, extra_params)
+    return replace(
+        result,
+        command=redact(step.command_text),
+        duration_ms=int((time.perf_counter() - clock) * 1000),
+        timestamp_start=started,
+        timestamp_end=time.time(),
+    )
+
+
+def _run_commands(
+    step: Step, rootdir: Path, env: Mapping[str, str], redact: Redactor
+) -> StepResult:
+    cwd = rootdir / step.cwd if step.cwd else rootdir
+    deadline = time.monotonic() + step.timeout
+    outcome = CommandOutcome(0, False, "", "")
+    for command in step.run:
+        remaining = max(deadline - time.monotonic(), 0.001)
+        outcome = run_command(command, env=env, cwd=cwd, timeout=remaining, redact=redact)
+        if outcome.timed_out:
+            return StepResult(
+                "TIMEOUT",
+                "timeout",
+                exit_code=-1,
+                stdout_tail=outcome.stdout,
+                stderr_tail=outcome.stderr,
+            )
+        if outcome.exit_code != 0:
+            return StepResult(
+                "FAIL",
+                "nonzero_exit",
+                exit_code=outcome.exit_code,
+                stdout_tail=outcome.stdout,
+                stderr_tail=outcome.stderr,
+            )
+    return StepResult("PASS", exit_code=0, stdout_tail=outcome.stdout, stderr_tail=outcome.stderr)
+
+
+def _run_callable(
+    step: Step,
+    rootdir: Path,
+    env: Mapping[str, str],
+    redact: Redactor,
+    extra_params: Mapping[str, Any],
+) -> StepResult:
+    context = CheckContext(
+        rootdir=rootdir, step_id=step.id, params={**step.params, **extra_params}, env=env
+    )
+    try:
+        function = _load_callable(step, rootdir)
+        findings = normalise_findings(function(context))
+    except CheckSkipped as exc:
+        return skipped(str(exc))
+    except Exception as exc:  # a check's own error is the step's failure, not ours
+        message = redact(f"{type(exc).__name__}: {exc}")
+        return StepResult(
+            "FAIL",
+            "exception",
+            exit_code=-1,
+            stderr_tail=message,
+            findings=(Finding("", None, message),),
+        )
+    if findings:
+        text = redact("\n".join(str(f) for f in findings))
+        return StepResult(
+            "FAIL",
+            "nonzero_exit",
+            exit_code=1,
+            stdout_tail=text[-TAIL_CHARS:],
+            findings=tuple(Finding(f.path, f.line, redact(f.message)) for f in findings),
+        )
+    return StepResult("PASS", exit_code=0)
+
+
+def _load_callable(step: Step, rootdir: Path) -> Any:
+    if step.check is not None:
+        from pytest_selftest.checks.loader import load_check
+
+        return load_check(step.check)
+    assert step.python is not None
+    module_name, _, function_name = step.python.partition(":")
+    if str(rootdir) not in sys.path:
+        sys.path.insert(0, str(rootdir))
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def normalise_findings(returned: object) -> list[Finding]:
+    """Accept None, or an iterable of strings, ``(path, line, message)`` tuples, dicts, Findings."""
+    if returned is None:
+        return []
+    if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
+        raise TypeError(f"a check must return None or an iterable of findings, got {returned!r}")
+    return [_finding(item) for item in returned]
+
+
+def _finding(item: object) -> Finding:
+    if isinstance(item, Finding):
+        return item
+    if isinstance(item, str):
+        return Finding("", None, item)
+    if isinstance(item, Mapping):
+        line = item.get("line")
+        return Finding(
+            str(item.get("path", "")),
+            int(line) if line is not None else None,
+            str(item.get("message", "")),
+        )
+    if isinstance(item, tuple) and len(item) == 3:
+        path, line, message = item
+        return Finding(str(path), int(line) if line is not None else None, str(message))
+    raise TypeError(f"not a finding: {item!r}")

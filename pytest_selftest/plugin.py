@@ -1,0 +1,157 @@
+"""The pytest11 entry point: options, ini keys, markers, and the role objects of an active run.
+
+The plugin stays dormant unless the repository opted in (SPEC §3). When active, the controller
+validates everything in ``pytest_cmdline_main``, before any xdist worker starts, so a bad
+catalogue gives exit 2 and one message per problem, serial or distributed alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_selftest.collect import BOARD_KEY, CollectionPlugin, ResultBoard
+from pytest_selftest.runconfig import (
+    RUN_KEY,
+    SelftestConfigError,
+    SelftestRun,
+    is_active,
+    prepare_run,
+    project_config,
+)
+
+MARKERS = {
+    "selftest": "a selftest step collected from a step file",
+    "kernel": "selftest tier kernel: a failure always blocks",
+    "governance": "selftest tier governance: failures may be waived or tolerated by the env policy",
+    "optional": "selftest tier optional: failures are informational except where the env says",
+}
+ENV_HELP = (
+    "Selftest environment policy: strict, degraded, dev, staging, prod or a custom env "
+    "(default: $SELFTEST_ENV, ini selftest_env, else strict)"
+)
+REPORT_HELP = "Where to write the v2 JSON report (default: selftest_report.json at the rootdir)"
+PATHS_HELP = "Step files or folders (default: selftest.yaml and steps/ at the rootdir)"
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True in an xdist worker process."""
+    return hasattr(config, "workerinput")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_selftest import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("selftest", "tiered selftest steps and environment policies")
+    group.addoption("--selftest", action="store_true", default=False,
+                    help="Run the selftest even where the repository has not opted in")
+    group.addoption("--selftest-env", metavar="NAME", help=ENV_HELP)
+    group.addoption(
+        "--selftest-degraded",
+        action="store_true",
+        default=False,
+        help="Shorthand for --selftest-env=degraded",
+    )
+    group.addoption("--selftest-report", metavar="PATH", help=REPORT_HELP)
+    group.addoption(
+        "--selftest-step", metavar="ID[,ID...]", help="Run only these steps (exact ids)"
+    )
+    group.addoption(
+        "--selftest-until", metavar="ID", help="Run the plan up to and including this step"
+    )
+    group.addoption(
+        "--selftest-skip",
+        metavar="ID[,ID...]",
+        help="Report these steps as skipped (merged with $SELFTEST_SKIP_STEPS)",
+    )
+    group.addoption(
+        "--selftest-with-deps",
+        action="store_true",
+        default=False,
+        help="Also run the dependencies of the selected steps",
+    )
+    group.addoption(
+        "--selftest-plan",
+        nargs="?",
+        const="text",
+        choices=("text", "json"),
+        help="Print the plan of the selected steps (text or json) and run nothing",
+    )
+    parser.addini("selftest_env", ENV_HELP, default="")
+    parser.addini("selftest_paths", PATHS_HELP, type="paths", default=[])
+    parser.addini("selftest_report", REPORT_HELP, default="")
+    parser.addini(
+        "selftest_waivers", "Waiver store (default: .selftest/overrides.json)", default=""
+    )
+    parser.addini(
+        "selftest_degradation_log",
+        "Degradation log (default: selftest_degradations.log)",
+        default="",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Validate an active run on the controller, or print its plan; exit 2 on a bad config."""
+    if is_worker(config) or config.option.help or config.option.version:
+        return None
+    try:
+        project = project_config(config)
+        if not is_active(config, project):
+            return None
+        run = prepare_run(config, project)
+    except SelftestConfigError as error:
+        from pytest_selftest.config_error import report_config_error
+
+        return report_config_error(config, error.messages)
+    config.stash[RUN_KEY] = run
+    plan_format = config.getoption("selftest_plan", None)
+    if plan_format:
+        from pytest_selftest.report import plan_json, plan_text
+
+        render = plan_json if plan_format == "json" else plan_text
+        sys.stdout.write(render(run.catalogue, run.chosen_ids))
+        return 0
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    run = config.stash.get(RUN_KEY, None) or _prepare_in_worker(config)
+    if run is None:
+        return
+    config.stash[RUN_KEY] = run
+    config.stash[BOARD_KEY] = ResultBoard()
+    _add_step_sources(config, run)
+    config.pluginmanager.register(CollectionPlugin(run), "selftest-collection")
+    if not is_worker(config):
+        from pytest_selftest.controller import ControllerPlugin
+
+        config.pluginmanager.register(ControllerPlugin(run, config), "selftest-controller")
+
+
+def _prepare_in_worker(config: pytest.Config) -> SelftestRun | None:
+    """Workers (and runs that skipped ``pytest_cmdline_main``) load the run themselves."""
+    try:
+        project = project_config(config)
+        return prepare_run(config, project) if is_active(config, project) else None
+    except SelftestConfigError as error:
+        raise pytest.UsageError("\n".join(error.messages)) from error
+
+
+def _add_step_sources(config: pytest.Config, run: SelftestRun) -> None:
+    """SPEC §3: with a ``--selftest-*`` option and no path argument, add steps outside testpaths."""
+    if not run.options_given or config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
+    covered = [Path(arg).resolve() for arg in config.args]
+    for source in run.catalogue.sources:
+        path = source.resolve()
+        if not any(path == c or c in path.parents for c in covered):
+            config.args.append(str(path))

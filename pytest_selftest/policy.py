@@ -1,0 +1,216 @@
+"""Environment policies (SPEC §4) and the verdict of each step result (SPEC §5, §7).
+
+Pure: the same :class:`Ledger` decides in a serial run and on the xdist controller. It is fed
+results one by one (plan order serially, arrival order under xdist); the counts, the exit code and
+every verdict come out the same either way, except *which* step is named over budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pytest_selftest.waivers import Waiver
+
+PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
+    "passed",
+    "failed",
+    "waived",
+    "tolerated",
+    "informational",
+    "skipped",
+)
+NON_BLOCKING = frozenset({WAIVED, TOLERATED, INFORMATIONAL})
+FAILING_STATUSES = frozenset({"FAIL", "TIMEOUT"})
+POLICY_KEYS = (
+    "governance_budget",
+    "require_waiver",
+    "honour_waivers",
+    "optional_blocks",
+    "extends",
+)
+
+
+class PolicyError(Exception):
+    """An unknown env or a malformed ``[tool.selftest.envs.NAME]`` table."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules of one environment; ``governance_budget`` None means unlimited."""
+
+    env: str
+    governance_budget: int | None
+    require_waiver: bool
+    honour_waivers: bool
+    optional_blocks: bool
+    source: str = "default"
+
+    def to_report(self, non_blocking: int) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "governance_budget": self.governance_budget,
+            "governance_non_blocking": non_blocking,
+            "require_waiver": self.require_waiver,
+            "honour_waivers": self.honour_waivers,
+            "optional_blocks": self.optional_blocks,
+        }
+
+    def describe(self) -> str:
+        """One phrase for the header line."""
+        budget = "unlimited" if self.governance_budget is None else str(self.governance_budget)
+        waiver = "waiver required" if self.require_waiver else "no waiver needed"
+        honour = "waivers honoured" if self.honour_waivers else "waivers ignored"
+        optional = "optional blocks" if self.optional_blocks else "optional informational"
+        return f"governance budget {budget}, {waiver}, {honour}, {optional}"
+
+
+PRESETS: Mapping[str, Policy] = {
+    "strict": Policy(
+        "strict", None, require_waiver=True, honour_waivers=True, optional_blocks=False
+    ),
+    "degraded": Policy(
+        "degraded", None, require_waiver=False, honour_waivers=True, optional_blocks=False
+    ),
+    "dev": Policy("dev", 3, require_waiver=False, honour_waivers=True, optional_blocks=False),
+    "staging": Policy(
+        "staging", 1, require_waiver=True, honour_waivers=True, optional_blocks=False
+    ),
+    "prod": Policy("prod", 0, require_waiver=False, honour_waivers=False, optional_blocks=True),
+}
+DEFAULT_ENV = "strict"
+
+
+def resolve_policy(
+    choices: Iterable[tuple[str | None, str]], custom: Mapping[str, Any] | None = None
+) -> Policy:
+    """Pick the env from ``(value, source)`` pairs in precedence order and build its policy.
+
+    ``custom`` is the ``[tool.selftest.envs]`` table: a preset name overrides only the keys it
+    sets; a new name starts from ``strict`` unless it says ``extends = "<env>"``.
+    """
+    env, source = next(((v, s) for v, s in choices if v), (DEFAULT_ENV, "default"))
+    envs = dict(custom or {})
+    if env not in PRESETS and env not in envs:
+        known = ", ".join(sorted({*PRESETS, *envs}))
+        raise PolicyError(f"unknown selftest env '{env}' (from {source}; known: {known})")
+    return replace(_build(env, envs, ()), source=source)
+
+
+def _build(env: str, envs: Mapping[str, Any], seen: tuple[str, ...]) -> Policy:
+    if env in seen:
+        raise PolicyError(
+            f"[tool.selftest.envs.{env}]: 'extends' cycle: {' -> '.join((*seen, env))}"
+        )
+    table = envs.get(env)
+    if table is None:
+        return PRESETS[env]
+    if not isinstance(table, Mapping):
+        raise PolicyError(f"[tool.selftest.envs.{env}] must be a table")
+    base_name = table.get("extends", env if env in PRESETS else DEFAULT_ENV)
+    if not isinstance(base_name, str) or (base_name not in PRESETS and base_name not in envs):
+        raise PolicyError(f"[tool.selftest.envs.{env}]: 'extends' names unknown env {base_name!r}")
+    base = PRESETS[env] if base_name == env else _build(base_name, envs, (*seen, env))
+    return replace(base, env=env, **_overrides(env, table))
+
+
+def _overrides(env: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    where = f"[tool.selftest.envs.{env}]"
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in POLICY_KEYS:
+            raise PolicyError(f"{where}: unknown key '{key}' (expected: {', '.join(POLICY_KEYS)})")
+        if key == "extends":
+            continue
+        if key == "governance_budget":
+            values[key] = _budget(where, value)
+        elif isinstance(value, bool):
+            values[key] = value
+        else:
+            raise PolicyError(f"{where}: '{key}' must be true or false, got {value!r}")
+    return values
+
+
+def _budget(where: str, value: object) -> int | None:
+    if value == "unlimited":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PolicyError(
+            f"{where}: 'governance_budget' must be a whole number >= 0 or "
+            f'"unlimited", got {value!r}'
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict of one result, and the text that explains it (xfail reason or failure note)."""
+
+    verdict: str
+    message: str = ""
+    waiver: Waiver | None = None
+    waiver_unused: bool = False
+
+
+@dataclass
+class Ledger:
+    """Decides verdicts result by result, keeping the governance budget across the run."""
+
+    policy: Policy
+    waivers: Mapping[str, Waiver] = field(default_factory=dict)
+    runxfail: bool = False
+    eligible: int = 0
+    non_blocking: int = 0
+
+    def decide(self, step_id: str, tier: str, status: str) -> Decision:
+        """The verdict for a step's raw ``status`` (PASS, FAIL, TIMEOUT, SKIP)."""
+        waiver = self.waivers.get(step_id) if self.policy.honour_waivers else None
+        if status == "SKIP":
+            return Decision(SKIPPED)
+        if status not in FAILING_STATUSES:
+            return Decision(PASSED, waiver_unused=waiver is not None and tier != "kernel")
+        decision = self._failure(step_id, tier, waiver)
+        if self.runxfail and decision.verdict in NON_BLOCKING:
+            return Decision(
+                FAILED, f"--runxfail: would have been {decision.verdict}: {decision.message}"
+            )
+        return decision
+
+    def _failure(self, step_id: str, tier: str, waiver: Waiver | None) -> Decision:
+        env = self.policy.env
+        if tier == "kernel":
+            return Decision(FAILED, "kernel failure: blocks in every environment")
+        if tier == "optional":
+            if self.policy.optional_blocks:
+                return Decision(FAILED, f"optional failure: blocks in {env}")
+            return Decision(
+                INFORMATIONAL, f"informational: optional failure does not block in {env}"
+            )
+        if self.policy.require_waiver and waiver is None:
+            return Decision(
+                FAILED,
+                f"{env} requires a waiver for a governance failure: none active for '{step_id}'",
+            )
+        self.eligible += 1
+        budget = self.policy.governance_budget
+        if budget is not None and self.non_blocking >= budget:
+            return Decision(
+                FAILED, f"over {env} budget: {self.eligible} governance failures, {budget} allowed"
+            )
+        self.non_blocking += 1
+        if waiver is not None:
+            return Decision(WAIVED, waiver.describe(), waiver=waiver)
+        allowed = "unlimited" if budget is None else str(budget)
+        return Decision(
+            TOLERATED,
+            f"tolerated in {env}: governance failure {self.non_blocking} of {allowed} allowed",
+        )
+
+
+def run_status(results: Iterable[Mapping[str, Any]]) -> str:
+    """BROKEN (a kernel step failed) > DEGRADED (any other failure) > HEALTHY."""
+    failing_tiers = {r["tier"] for r in results if r["status"] in FAILING_STATUSES}
+    if "kernel" in failing_tiers:
+        return "BROKEN"
+    return "DEGRADED" if failing_tiers else "HEALTHY"

@@ -1,0 +1,299 @@
+"""The v2 JSON report (SPEC §8) and the plan (SPEC §9): building, writing atomically, rendering.
+
+Pure: results come in as the JSON-safe dicts the plugin collects, one per step in plan order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_selftest.catalogue import CATEGORIES, SEVERITIES, TIERS, Catalogue
+from pytest_selftest.policy import FAILING_STATUSES, NON_BLOCKING, Policy, run_status
+
+REPORT_VERSION = "2.0"
+PLAN_VERSION = "1.0"
+SCHEMA_PATH = Path(__file__).parent / "schema" / "report-v2.json"
+_AC_RANK = ("PASS", "INFO", "WARNING", "FAILURE", "CRITICAL")
+
+
+class ReportWriteError(Exception):
+    """The report (or another state file) could not be written; the previous file is intact."""
+
+
+RESULT_KEYS = (
+    "step_id",
+    "nodeid",
+    "description",
+    "tier",
+    "severity",
+    "category",
+    "status",
+    "verdict",
+    "reason",
+    "exit_code",
+    "duration_ms",
+    "command",
+    "timestamp_start",
+    "timestamp_end",
+    "stdout_tail",
+    "stderr_tail",
+    "findings",
+    "waiver",
+    "waiver_unused",
+    "flaky",
+    "attempts",
+    "ac_ids",
+    "depends_on",
+    "worker",
+    "source",
+    "notes",
+    "remediation",
+    "verdict_reason",
+)
+_RESULT_DEFAULTS: dict[str, Any] = {
+    "status": "SKIP",
+    "verdict": "skipped",
+    "reason": None,
+    "exit_code": None,
+    "duration_ms": 0,
+    "timestamp_start": 0.0,
+    "timestamp_end": 0.0,
+    "stdout_tail": "",
+    "stderr_tail": "",
+    "findings": [],
+    "waiver": None,
+    "waiver_unused": False,
+    "flaky": False,
+    "attempts": 0,
+    "ac_ids": [],
+    "depends_on": [],
+    "worker": "main",
+    "notes": [],
+    "remediation": None,
+    "verdict_reason": "",
+}
+
+
+def result_record(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A v2 result with its keys in report order, defaults filled in, extra keys dropped."""
+    return {key: values[key] if key in values else _RESULT_DEFAULTS.get(key) for key in RESULT_KEYS}
+
+
+def _bucket(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    items = list(results)
+    return {
+        "passed": sum(r["status"] == "PASS" for r in items),
+        "failed": sum(r["status"] in FAILING_STATUSES for r in items),
+        "total": len(items),
+    }
+
+
+def _tier_bucket(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    counts = _bucket(results)
+    counts["waived"] = sum(r["verdict"] == "waived" for r in results)
+    counts["tolerated"] = sum(r["verdict"] == "tolerated" for r in results)
+    counts["skipped"] = sum(r["status"] == "SKIP" for r in results)
+    return counts
+
+
+def _ids(results: Iterable[Mapping[str, Any]], **match: Any) -> list[str]:
+    return [r["step_id"] for r in results if all(r[k] == v for k, v in match.items())]
+
+
+def _failed_ids(results: Iterable[Mapping[str, Any]], tier: str) -> list[str]:
+    return [r["step_id"] for r in results if r["tier"] == tier and r["status"] in FAILING_STATUSES]
+
+
+def ac_levels(results: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Worst level per AC id: CRITICAL > FAILURE > WARNING > INFO > PASS."""
+    levels: dict[str, str] = {}
+    for result in results:
+        level = _ac_level(result)
+        for ac_id in result.get("ac_ids", []):
+            current = levels.get(ac_id, "PASS")
+            levels[ac_id] = max(current, level, key=_AC_RANK.index)
+    return dict(sorted(levels.items()))
+
+
+def _ac_level(result: Mapping[str, Any]) -> str:
+    verdict = result["verdict"]
+    if verdict == "failed":
+        return "CRITICAL" if result["tier"] == "kernel" else "FAILURE"
+    if verdict in ("waived", "tolerated"):
+        return "WARNING"
+    return "INFO" if verdict == "informational" else "PASS"
+
+
+def hints(results: Sequence[Mapping[str, Any]], policy: Policy) -> list[str]:
+    """What to do next, in the spirit of the original's hints."""
+    found = [f"Run: pytest {r['nodeid']} -v" for r in results if r["status"] in FAILING_STATUSES]
+    if any(r["verdict"] in NON_BLOCKING for r in results):
+        found.append("Non-blocking failures are logged; see: selftest degradations")
+    if any(r["verdict"] == "failed" and r["tier"] == "governance" for r in results):
+        found.append(
+            "Governance failures: fix them, or waive one with "
+            "'selftest waiver create <id> --reason ... --approver ...'"
+        )
+    if _failed_ids(results, "kernel"):
+        found.append("KERNEL failure(s) block all merges; fix before proceeding")
+    if any(r["waiver_unused"] for r in results):
+        found.extend(
+            f"Waiver unused (step passed): selftest waiver revoke {r['step_id']}"
+            for r in results
+            if r["waiver_unused"]
+        )
+    return found
+
+
+def build_summary(
+    results: Sequence[Mapping[str, Any]],
+    *,
+    policy: Policy,
+    non_blocking: int,
+    verdict: str,
+    exit_code: int,
+    exit_reason: str,
+    wall_duration_ms: int,
+) -> dict[str, Any]:
+    """The ``summary`` object: the original's keys first, then this plugin's additions."""
+    sequential = sum(int(r["duration_ms"]) for r in results)
+    by_tier = {t: _tier_bucket([r for r in results if r["tier"] == t]) for t in TIERS}
+    return {
+        **_bucket(results),
+        "skipped": sum(r["status"] == "SKIP" for r in results),
+        "mode": policy.env,
+        "kernel_ok": not _failed_ids(results, "kernel"),
+        "governance_ok": not _failed_ids(results, "governance"),
+        "optional_ok": not _failed_ids(results, "optional"),
+        "failed_steps": _ids(results, verdict="failed"),
+        "skipped_steps": _ids(results, status="SKIP"),
+        "kernel_failed": _failed_ids(results, "kernel"),
+        "governance_failed": _failed_ids(results, "governance"),
+        "optional_failed": _failed_ids(results, "optional"),
+        "by_severity": {s: _bucket(r for r in results if r["severity"] == s) for s in SEVERITIES},
+        "by_category": {c: _bucket(r for r in results if r["category"] == c) for c in CATEGORIES},
+        "hints": hints(results, policy),
+        "total_duration_ms": sequential,
+        "by_tier": by_tier,
+        "waived_steps": _ids(results, verdict="waived"),
+        "tolerated_steps": _ids(results, verdict="tolerated"),
+        "informational_steps": _ids(results, verdict="informational"),
+        "status": run_status(results),
+        "verdict": verdict,
+        "exit_code": exit_code,
+        "exit_reason": exit_reason,
+        "policy": policy.to_report(non_blocking),
+        "wall_duration_ms": wall_duration_ms,
+        "sequential_estimate_ms": sequential,
+        "speedup": round(sequential / wall_duration_ms, 3) if wall_duration_ms > 0 else 1.0,
+        "by_ac": ac_levels(results),
+    }
+
+
+def build_report(
+    results: Sequence[Mapping[str, Any]],
+    *,
+    metadata: Mapping[str, Any],
+    policy: Policy,
+    non_blocking: int = 0,
+    verdict: str,
+    exit_code: int,
+    exit_reason: str,
+    wall_duration_ms: int = 0,
+    errors: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The whole v2 report."""
+    summary = build_summary(
+        results,
+        policy=policy,
+        non_blocking=non_blocking,
+        verdict=verdict,
+        exit_code=exit_code,
+        exit_reason=exit_reason,
+        wall_duration_ms=wall_duration_ms,
+    )
+    return {
+        "version": REPORT_VERSION,
+        "metadata": dict(metadata),
+        "summary": summary,
+        "results": [dict(r) for r in results],
+        "errors": list(errors),
+        "warnings": list(warnings),
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename; never a half-written file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise ReportWriteError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def write_report(path: Path, report: Mapping[str, Any]) -> None:
+    """Write the report as indented JSON, atomically."""
+    write_atomic(path, json.dumps(report, indent=2, sort_keys=False) + "\n")
+
+
+def plan_dict(catalogue: Catalogue, selected: Iterable[str] | None = None) -> dict[str, Any]:
+    """The plan JSON of SPEC §9, for the selected steps in plan order."""
+    chosen = set(catalogue.ids if selected is None else selected)
+    steps = [s for s in catalogue.steps if s.id in chosen]
+    return {
+        "version": PLAN_VERSION,
+        "steps": [
+            {
+                "id": s.id,
+                "tier": s.tier,
+                "severity": s.severity,
+                "category": s.category,
+                "description": s.description,
+                "ac_ids": list(s.ac_ids),
+                "depends_on": list(s.depends_on),
+            }
+            for s in steps
+        ],
+        "summary": {
+            "total": len(steps),
+            "by_tier": {t: sum(s.tier == t for s in steps) for t in TIERS},
+        },
+    }
+
+
+def plan_json(catalogue: Catalogue, selected: Iterable[str] | None = None) -> str:
+    return json.dumps(plan_dict(catalogue, selected), indent=2) + "\n"
+
+
+def plan_text(catalogue: Catalogue, selected: Iterable[str] | None = None) -> str:
+    """The plan as text: one line per step, one per wave, and the total."""
+    chosen = set(catalogue.ids if selected is None else selected)
+    steps = [s for s in catalogue.steps if s.id in chosen]
+    lines = []
+    for number, step in enumerate(steps, start=1):
+        deps = f" (depends: {', '.join(step.depends_on)})" if step.depends_on else ""
+        lines.append(
+            f"[{number}] {step.id:<20} [{step.tier.upper():<10}] [{step.severity.upper():<8}] "
+            f"[{step.category.upper():<12}] {step.description}{deps}"
+        )
+    lines.append("")
+    for number, wave in enumerate(catalogue.waves(chosen), start=1):
+        lines.append(f"Wave {number}: {', '.join(wave)}")
+    lines.append("")
+    lines.append(f"Total steps: {len(steps)}")
+    return "\n".join(lines) + "\n"

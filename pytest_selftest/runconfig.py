@@ -1,0 +1,183 @@
+"""Everything a run decides before it starts: activation, catalogue, policy, waivers, selection.
+
+The controller builds one :class:`SelftestRun` (in ``pytest_cmdline_main``, before any worker
+exists), so a bad catalogue or an unknown env gives exit 2 whether or not xdist is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
+from pytest_selftest.policy import Policy, PolicyError, resolve_policy
+from pytest_selftest.runinfo import new_run_id
+from pytest_selftest.settings import (
+    DEFAULT_DEGRADATION_LOG,
+    DEFAULT_REPORT,
+    DEFAULT_WAIVERS,
+    ProjectConfig,
+    SettingsError,
+    is_opted_in,
+    read_pyproject,
+    step_sources,
+)
+from pytest_selftest.waivers import Waiver, read_waiver_file
+
+SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
+ENV_VAR = "SELFTEST_ENV"
+RUN_KEY = pytest.StashKey["SelftestRun"]()
+SELECTION_OPTIONS = ("selftest_step", "selftest_until", "selftest_skip", "selftest_with_deps")
+
+
+class SelftestConfigError(Exception):
+    """The run has no trustworthy configuration; ``messages`` are shown and reported."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = list(messages)
+
+
+@dataclass(frozen=True)
+class SelftestRun:
+    """The decisions shared by the controller and, later, every worker."""
+
+    project: ProjectConfig
+    catalogue: Catalogue
+    policy: Policy
+    clock: datetime
+    run_id: str
+    report_path: Path
+    waivers: dict[str, Waiver] = field(default_factory=dict)
+    skip_ids: frozenset[str] = frozenset()
+    chosen_ids: frozenset[str] | None = None
+    warnings: tuple[str, ...] = ()
+    options_given: bool = False
+
+    @property
+    def source_set(self) -> frozenset[Path]:
+        return frozenset(path.resolve() for path in self.catalogue.sources)
+
+
+def option_values(config: pytest.Config) -> dict[str, Any]:
+    """The ``--selftest-*`` options the user gave (those not left at their default)."""
+    names = [
+        "selftest",
+        "selftest_env",
+        "selftest_degraded",
+        "selftest_report",
+        "selftest_plan",
+        *SELECTION_OPTIONS,
+        "selftest_metrics",
+        "selftest_metrics_jsonl",
+        "selftest_pushgateway",
+    ]
+    values = {name: config.getoption(name, None) for name in names}
+    return {name: value for name, value in values.items() if value not in (None, False)}
+
+
+def project_config(config: pytest.Config) -> ProjectConfig:
+    """The plugin's view of the project: pytest's rootdir and ini values, and ``[tool.selftest]``."""
+    rootdir = config.rootpath
+    try:
+        pyproject = read_pyproject(rootdir / "pyproject.toml")
+    except SettingsError as exc:
+        raise SelftestConfigError([str(exc)]) from exc
+    tool = pyproject.get("tool", {}).get("selftest")
+    paths = config.getini("selftest_paths")
+    ini = {
+        "selftest_env": config.getini("selftest_env"),
+        "selftest_paths": [str(p) for p in paths] if paths else None,
+        "selftest_report": config.getini("selftest_report") or DEFAULT_REPORT,
+        "selftest_waivers": config.getini("selftest_waivers") or DEFAULT_WAIVERS,
+        "selftest_degradation_log": config.getini("selftest_degradation_log")
+        or DEFAULT_DEGRADATION_LOG,
+    }
+    return ProjectConfig(
+        rootdir=rootdir,
+        ini=ini,
+        tool=tool if isinstance(tool, dict) else {},
+        has_tool_table=isinstance(tool, dict),
+    )
+
+
+def is_active(config: pytest.Config, project: ProjectConfig) -> bool:
+    """SPEC §3: an option, an ini key, a ``[tool.selftest]`` table or a root ``selftest.yaml``."""
+    return bool(option_values(config)) or is_opted_in(project)
+
+
+def _split_ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
+    """Load and check everything; raise :class:`SelftestConfigError` with every problem found."""
+    try:
+        catalogue = load_catalogue(step_sources(project), project.rootdir)
+    except CatalogueError as exc:
+        raise SelftestConfigError(exc.messages) from exc
+    policy = _policy(config, project)
+    chosen, skip_ids, warnings = _selection(config, catalogue)
+    clock = datetime.now(timezone.utc)
+    store = read_waiver_file(project.waivers_path)
+    report_option = config.getoption("selftest_report", None)
+    return SelftestRun(
+        project=project,
+        catalogue=catalogue,
+        policy=policy,
+        clock=clock,
+        run_id=new_run_id(clock),
+        report_path=Path(report_option).resolve() if report_option else project.report_path,
+        waivers=store.active(policy.env, clock),
+        skip_ids=skip_ids,
+        chosen_ids=chosen,
+        warnings=(*store.warnings, *warnings),
+        options_given=bool(option_values(config)),
+    )
+
+
+def _policy(config: pytest.Config, project: ProjectConfig) -> Policy:
+    degraded = "degraded" if config.getoption("selftest_degraded", False) else None
+    choices = [
+        (config.getoption("selftest_env", None), "--selftest-env"),
+        (degraded, "--selftest-degraded"),
+        (os.environ.get(ENV_VAR), f"${ENV_VAR}"),
+        (project.ini.get("selftest_env"), "ini selftest_env"),
+    ]
+    try:
+        return resolve_policy(choices, project.tool.get("envs"))
+    except PolicyError as exc:
+        raise SelftestConfigError([str(exc)]) from exc
+
+
+def _selection(
+    config: pytest.Config, catalogue: Catalogue
+) -> tuple[frozenset[str] | None, frozenset[str], tuple[str, ...]]:
+    """Resolve the selection options into (chosen ids or None for all, skip ids, warnings)."""
+    known = set(catalogue.ids)
+    steps = _split_ids(config.getoption("selftest_step", None))
+    until = config.getoption("selftest_until", None)
+    skips = _split_ids(config.getoption("selftest_skip", None))
+    unknown = [i for i in [*steps, *([until] if until else []), *skips] if i not in known]
+    if unknown:
+        raise SelftestConfigError([f"Unknown step id: {step_id}" for step_id in unknown])
+    env_skips = _split_ids(os.environ.get(SKIP_ENV_VAR))
+    warnings = tuple(
+        f"${SKIP_ENV_VAR} names unknown step '{i}' (ignored)" for i in env_skips if i not in known
+    )
+    chosen: set[str] | None = None
+    if steps:
+        chosen = set(steps)
+    if until:
+        prefix = set(catalogue.until(until))
+        chosen = prefix if chosen is None else chosen & prefix
+    if chosen is not None and config.getoption("selftest_with_deps", False):
+        chosen = catalogue.dependency_closure(chosen)
+    skip_ids = frozenset(skips) | frozenset(i for i in env_skips if i in known)
+    return (frozenset(chosen) if chosen is not None else None, skip_ids, warnings)
