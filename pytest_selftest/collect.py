@@ -83,9 +83,7 @@ class StepItem(pytest.Item):
         if result.failed:
             raise StepFailure(self.step, result)
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, StepFailure):
             return describe_failure(excinfo.value.step, excinfo.value.result)
         return str(super().repr_failure(excinfo, style=style))
@@ -210,9 +208,11 @@ def _worker_id(config: pytest.Config) -> str:
 class CollectionPlugin:
     """Collects step files and classifies reports. Registered in every process when active."""
 
-    def __init__(self, run: SelftestRun) -> None:
+    def __init__(self, run: SelftestRun, *, with_deps: bool = False) -> None:
         self.run = run
-        self.all_step_items: list[StepItem] = []
+        self.with_deps = with_deps
+        self.selected_steps: set[StepItem] = set()
+        self.rescued: list[StepItem] = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> StepFile | None:
@@ -220,26 +220,37 @@ class CollectionPlugin:
             return StepFile.from_parent(parent, path=file_path)
         return None
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.all_step_items = [item for item in items if isinstance(item, StepItem)]
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        if isinstance(item, StepItem):
+            self.selected_steps.add(item)
 
-    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
-    def order_and_select(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Apply the selection options, add dependencies if asked, restore plan order."""
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_deselected(self, items: list[pytest.Item]) -> Generator[None, None, None]:
+        """With --selftest-with-deps, keep the dependencies of what stays selected.
+
+        They are taken out of the deselected list before any reporter counts them, and put back
+        into the items at the end of collection.
+        """
+        self.selected_steps.difference_update(items)
+        if self.with_deps:
+            needed = self.run.catalogue.dependency_closure(s.step.id for s in self.selected_steps)
+            for item in [i for i in items if isinstance(i, StepItem) and i.step.id in needed]:
+                items.remove(item)
+                self.rescued.append(item)
+        return (yield)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Apply the selection options, put back rescued dependencies, restore plan order."""
         chosen = self.run.chosen_ids
         if chosen is not None:
-            kept = [item for item in items if _selection_id(item) in chosen]
             deselected = [item for item in items if _selection_id(item) not in chosen]
+            items[:] = [item for item in items if _selection_id(item) in chosen]
             if deselected:
                 config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
-        if config.getoption("selftest_with_deps", False):
-            present = {item.step.id for item in items if isinstance(item, StepItem)}
-            wanted = self.run.catalogue.dependency_closure(present)
-            items.extend(
-                i for i in self.all_step_items if i.step.id in wanted and i.step.id not in present
-            )
+        items.extend(item for item in self.rescued if item not in items)
         _plan_order(items, self.run.catalogue.ids)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

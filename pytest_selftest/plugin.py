@@ -49,8 +49,12 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("selftest", "tiered selftest steps and environment policies")
-    group.addoption("--selftest", action="store_true", default=False,
-                    help="Run the selftest even where the repository has not opted in")
+    group.addoption(
+        "--selftest",
+        action="store_true",
+        default=False,
+        help="Run the selftest even where the repository has not opted in",
+    )
     group.addoption("--selftest-env", metavar="NAME", help=ENV_HELP)
     group.addoption(
         "--selftest-degraded",
@@ -130,7 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = run
     config.stash[BOARD_KEY] = ResultBoard()
     _add_step_sources(config, run)
-    config.pluginmanager.register(CollectionPlugin(run), "selftest-collection")
+    with_deps = bool(config.getoption("selftest_with_deps", False))
+    config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
     if not is_worker(config):
         from pytest_selftest.controller import ControllerPlugin
 
