@@ -122,6 +122,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         catalogue = load_catalogue(step_sources(project), project.rootdir)
     except CatalogueError as exc:
         raise SelftestConfigError(exc.messages) from exc
+    _check_names(catalogue)
     policy = _policy(config, project)
     chosen, skip_ids, warnings = _selection(config, catalogue)
     clock = datetime.now(timezone.utc)
@@ -140,6 +141,22 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         warnings=(*store.warnings, *warnings),
         options_given=bool(option_values(config)),
     )
+
+
+def _check_names(catalogue: Catalogue) -> None:
+    """Every ``check:`` must name a built-in or an installed third-party check."""
+    from pytest_selftest.checks.loader import BUILTIN_CHECKS, UnknownCheckError, load_check
+
+    problems = []
+    for step in catalogue.steps:
+        if step.check is None or step.check in BUILTIN_CHECKS:
+            continue
+        try:
+            load_check(step.check)
+        except (UnknownCheckError, TypeError) as exc:
+            problems.append(f"{step.source}:{step.line}: step '{step.id}': {exc}")
+    if problems:
+        raise SelftestConfigError(problems)
 
 
 def _policy(config: pytest.Config, project: ProjectConfig) -> Policy:

@@ -1,0 +1,86 @@
+"""Find a check by the name a step gives in ``check:``.
+
+Built-in checks are named here as ``module:function`` strings and imported only when a step
+uses them, so that loading the plugin does not pay for YAML, JSON Schema, Gherkin and coverage
+imports. Any other name is looked up in the ``pytest_selftest.checks`` entry point group, which
+third-party packages use to add checks; ``importlib.metadata`` is only imported for those.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
+from pytest_selftest.checks.base import Check
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+ENTRY_POINT_GROUP = "pytest_selftest.checks"
+
+BUILTIN_CHECKS: dict[str, str] = {
+    "gherkin": "pytest_selftest.checks.gherkin_check:check",
+    "schema": "pytest_selftest.checks.schema_check:check",
+    "registry": "pytest_selftest.checks.registry_check:check",
+    "ac-trace": "pytest_selftest.checks.ac_trace:check",
+    "forbid": "pytest_selftest.checks.forbid:check",
+    "graph": "pytest_selftest.checks.graph:check",
+    "coverage": "pytest_selftest.checks.coverage_check:check",
+    "rego": "pytest_selftest.checks.rego:check",
+    "python-compile": "pytest_selftest.checks.python_compile:check",
+}
+
+
+class UnknownCheckError(ValueError):
+    """A step names a check that is neither built in nor registered by an installed package."""
+
+    def __init__(self, name: str, suggestion: str | None, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestion = suggestion
+        if suggestion is not None:
+            hint = f"did you mean '{suggestion}'?"
+        else:
+            hint = "known checks: " + ", ".join(known)
+        super().__init__(f"unknown check '{name}' ({hint})")
+
+
+def _entry_points() -> list[EntryPoint]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def available_check_names() -> list[str]:
+    """Built-in names followed by the names installed packages register, sorted within each."""
+    builtin = sorted(BUILTIN_CHECKS)
+    extra = sorted({ep.name for ep in _entry_points()} - set(builtin))
+    return builtin + extra
+
+
+def is_known_check(name: str) -> bool:
+    """Whether ``load_check(name)`` would find something (without importing it)."""
+    return name in BUILTIN_CHECKS or any(ep.name == name for ep in _entry_points())
+
+
+def _import_target(target: str) -> Check:
+    module_name, _, attribute = target.partition(":")
+    return cast(Check, getattr(importlib.import_module(module_name), attribute))
+
+
+def load_check(name: str) -> Check:
+    """The check callable for ``name``; raises :class:`UnknownCheckError` with a suggestion."""
+    if name in BUILTIN_CHECKS:
+        return _import_target(BUILTIN_CHECKS[name])
+    for entry_point in _entry_points():
+        if entry_point.name == name:
+            loaded = entry_point.load()
+            if not callable(loaded):
+                raise TypeError(
+                    f"check '{name}' from entry point {entry_point.value!r} is not callable"
+                )
+            return cast(Check, loaded)
+    known = available_check_names()
+    matches = difflib.get_close_matches(name, known, n=1)
+    raise UnknownCheckError(name, matches[0] if matches else None, known)
