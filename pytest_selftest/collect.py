@@ -70,10 +70,7 @@ class StepItem(pytest.Item):
 
     def runtest(self) -> None:
         run = self.config.stash[_run_key()]
-        extra = {"step_ac_ids": {s.id: list(s.ac_ids) for s in run.catalogue.steps}}
-        result = run_step(
-            self.step, run.project.rootdir, extra if self.step.check == "ac-trace" else None
-        )
+        result = run_step(self.step, run.project.rootdir, self._check_extras(run))
         notes = tuple(self.config.stash[BOARD_KEY].notes.get(self.step.id, []))
         if notes:
             result = _with_notes(result, notes)
@@ -82,6 +79,12 @@ class StepItem(pytest.Item):
             pytest.skip(result.reason or "skipped")
         if result.failed:
             raise StepFailure(self.step, result)
+
+    def _check_extras(self, run: SelftestRun) -> dict[str, Any] | None:
+        """What the ac-trace check needs beyond its ``with:``: every step's ``ac_ids``."""
+        if self.step.check != "ac-trace":
+            return None
+        return {"step_ac_ids": {s.id: list(s.ac_ids) for s in run.catalogue.steps}}
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, StepFailure):

@@ -134,6 +134,8 @@ class ControllerPlugin:
             workers=int(workers) if isinstance(workers, int) else 0,
             partial=not set(self.run.catalogue.ids) <= ran,
             pytest_version=pytest.__version__,
+            catalogue_digest=self.run.catalogue.digest,
+            shard=self.run.shard,
         )
         return build_report(
             results,

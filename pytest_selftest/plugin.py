@@ -81,6 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Also run the dependencies of the selected steps",
     )
     group.addoption(
+        "--selftest-shard",
+        metavar="K/N",
+        help="Run shard K of N: a dependency-closed share of the steps, balanced by the last "
+        "report's durations",
+    )
+    group.addoption(
         "--selftest-plan",
         nargs="?",
         const="text",

@@ -33,7 +33,13 @@ from pytest_selftest.waivers import Waiver, read_waiver_file
 SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
 ENV_VAR = "SELFTEST_ENV"
 RUN_KEY = pytest.StashKey["SelftestRun"]()
-SELECTION_OPTIONS = ("selftest_step", "selftest_until", "selftest_skip", "selftest_with_deps")
+SELECTION_OPTIONS = (
+    "selftest_step",
+    "selftest_until",
+    "selftest_skip",
+    "selftest_with_deps",
+    "selftest_shard",
+)
 
 
 class SelftestConfigError(Exception):
@@ -59,6 +65,7 @@ class SelftestRun:
     chosen_ids: frozenset[str] | None = None
     warnings: tuple[str, ...] = ()
     options_given: bool = False
+    shard: str | None = None
 
     @property
     def source_set(self) -> frozenset[Path]:
@@ -125,6 +132,9 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
     _check_names(catalogue)
     policy = _policy(config, project)
     chosen, skip_ids, warnings = _selection(config, catalogue)
+    shard = config.getoption("selftest_shard", None)
+    if shard:
+        chosen = _in_shard(shard, catalogue, chosen, project.report_path)
     clock = datetime.now(timezone.utc)
     store = read_waiver_file(project.waivers_path)
     report_option = config.getoption("selftest_report", None)
@@ -138,6 +148,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         waivers=store.active(policy.env, clock),
         skip_ids=skip_ids,
         chosen_ids=chosen,
+        shard=shard,
         warnings=(*store.warnings, *warnings),
         options_given=bool(option_values(config)),
     )
@@ -171,6 +182,20 @@ def _policy(config: pytest.Config, project: ProjectConfig) -> Policy:
         return resolve_policy(choices, project.tool.get("envs"))
     except PolicyError as exc:
         raise SelftestConfigError([str(exc)]) from exc
+
+
+def _in_shard(
+    shard: str, catalogue: Catalogue, chosen: frozenset[str] | None, last_report: Path
+) -> frozenset[str]:
+    """Narrow the selection to one shard; a malformed K/N is a usage error (exit 4)."""
+    from pytest_selftest.sharding import parse_shard, recorded_durations, shard_steps
+
+    try:
+        index, total = parse_shard(shard)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    ids = shard_steps(catalogue, index, total, recorded_durations(last_report))
+    return ids if chosen is None else ids & chosen
 
 
 def _selection(

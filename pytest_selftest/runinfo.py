@@ -56,6 +56,8 @@ def run_metadata(
     workers: int,
     partial: bool,
     pytest_version: str | None,
+    catalogue_digest: str | None = None,
+    shard: str | None = None,
 ) -> dict[str, Any]:
     """The ``metadata`` object of the v2 report (SPEC §8)."""
     return {
@@ -74,4 +76,6 @@ def run_metadata(
         "workers": workers,
         "partial": partial,
         "policy_clock": clock.astimezone(timezone.utc).isoformat(),
+        "catalogue_digest": catalogue_digest,
+        "shard": shard,
     }

@@ -23,9 +23,7 @@ class _ReportCatcher:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", help="Selftest env (passed as --selftest-env)")
-    parser.add_argument(
-        "--json-v2", action="store_true", help="Print only the v2 report on stdout"
-    )
+    parser.add_argument("--json-v2", action="store_true", help="Print only the v2 report on stdout")
     parser.set_defaults(accepts_extra=True)
 
 

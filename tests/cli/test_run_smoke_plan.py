@@ -1,0 +1,158 @@
+"""The console script's run, smoke and plan commands, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from selftest_repo import SelftestRepo, step, validate_report
+
+
+def selftest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``selftest`` console script the way a user does."""
+    import os
+
+    environment = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_selftest.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def project(repo: SelftestRepo) -> Path:
+    repo.steps(
+        step("build", "kernel", "echo built"),
+        step("lint", "governance", "echo lint failed >&2; exit 1", depends_on=["build"]),
+        step("extra", "optional"),
+    )
+    return repo.path
+
+
+def test_run_json_v2_prints_only_the_report_on_stdout(project: Path) -> None:
+    """`selftest run --json-v2` stdout parses as JSON; pytest's own output goes to stderr."""
+    done = selftest(project, "run", "--env", "dev", "--json-v2", "-p", "no:hypothesispytest")
+    assert done.returncode == 0
+    report = json.loads(done.stdout)
+    validate_report(report)
+    assert report["summary"]["tolerated_steps"] == ["lint"]
+    assert "Verdict: PASS (exit code 0: ok)" in done.stderr
+
+
+def test_run_exit_code_follows_the_policy(project: Path) -> None:
+    """The same catalogue blocks in staging: exit 1, and the report file agrees."""
+    done = selftest(project, "run", "--env", "staging", "-p", "no:hypothesispytest")
+    assert done.returncode == 1
+    report = json.loads((project / "selftest_report.json").read_text())
+    assert (report["summary"]["verdict"], report["summary"]["failed_steps"]) == ("FAIL", ["lint"])
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_original_ci_gates_read_the_report_with_jq(project: Path) -> None:
+    """`jq .summary.by_severity.critical.failed` and `.warning.failed` work as before."""
+    selftest(project, "run", "--env", "dev", "-p", "no:hypothesispytest")
+    report = str(project / "selftest_report.json")
+
+    def jq(expression: str) -> str:
+        return subprocess.run(
+            ["jq", expression, report], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    assert jq(".summary.by_severity.critical.failed") == "0"
+    assert jq(".summary.by_severity.warning.failed") == "1"
+    assert jq(".summary.kernel_ok") == "true"
+    assert jq(".summary.governance_ok") == "false"
+
+
+def test_run_with_a_config_error_prints_the_config_error_report(repo: SelftestRepo) -> None:
+    """A broken catalogue: exit 2, the message on stderr, a CONFIG_ERROR report on stdout."""
+    repo.steps(step("build", "kernel", tmeout=3))
+    done = selftest(repo.path, "run", "--json-v2", "-p", "no:hypothesispytest")
+    assert done.returncode == 2
+    assert (
+        "ERROR: steps/s.yaml:5: step 'build': unknown key 'tmeout' (did you mean 'timeout'?)"
+        in done.stderr
+    )
+    report = json.loads(done.stdout)
+    assert (report["summary"]["verdict"], report["results"]) == ("CONFIG_ERROR", [])
+    assert "Traceback" not in done.stderr
+
+
+def test_smoke_runs_kernel_steps_only_and_says_healthy(project: Path) -> None:
+    """The smoke runs build only and prints Status: HEALTHY with exit 0."""
+    done = selftest(project, "smoke")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("PASS     build (")
+    assert lines[-1] == "Status: HEALTHY"
+    assert len(lines) == 2
+
+
+def test_smoke_says_broken_when_a_kernel_step_fails(repo: SelftestRepo) -> None:
+    """A failing kernel step: its output, Status: BROKEN, exit 1; the same as pytest -m kernel."""
+    repo.steps(step("build", "kernel", "echo compiler exploded >&2; exit 4"), step("docs", "governance"))
+    done = selftest(repo.path, "smoke")
+    assert done.returncode == 1
+    assert "    stderr: compiler exploded" in done.stdout.splitlines()
+    assert done.stdout.splitlines()[-1] == "Status: BROKEN"
+    assert repo.run("-m", "kernel").ret == 1
+    assert repo.report()["summary"]["status"] == "BROKEN"
+
+
+def test_smoke_without_kernel_steps_exits_2(repo: SelftestRepo) -> None:
+    """No kernel step means no smoke verdict."""
+    repo.steps(step("docs", "governance"))
+    done = selftest(repo.path, "smoke")
+    assert done.returncode == 2
+    assert done.stderr == "ERROR: the catalogue has no kernel step: nothing to smoke-test\n"
+
+
+def test_smoke_imports_neither_pytest_nor_heavy_libraries(project: Path) -> None:
+    """The pre-commit fast path loads only the pure core."""
+    code = (
+        "import sys; from pytest_selftest.cli import main; rc = main(['smoke']); "
+        "heavy = {'pytest', '_pytest', 'jsonschema', 'gherkin', 'coverage', 'prometheus_client',"
+        " 'markdown_it'} & {m.split('.')[0] for m in sys.modules}; print(sorted(heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_plan_text_and_json_are_stable_and_write_nothing(project: Path) -> None:
+    """`selftest plan --json` is byte-identical between calls; nothing is written."""
+    first = selftest(project, "plan", "--json")
+    second = selftest(project, "plan", "--json")
+    assert first.returncode == 0
+    assert first.stdout == second.stdout
+    plan = json.loads(first.stdout)
+    assert plan == {
+        "version": "1.0",
+        "steps": [
+            {"id": "build", "tier": "kernel", "severity": "critical", "category": "correctness",
+             "description": "build check", "ac_ids": [], "depends_on": []},
+            {"id": "lint", "tier": "governance", "severity": "warning", "category": "governance",
+             "description": "lint check", "ac_ids": [], "depends_on": ["build"]},
+            {"id": "extra", "tier": "optional", "severity": "info", "category": "governance",
+             "description": "extra check", "ac_ids": [], "depends_on": []},
+        ],
+        "summary": {"total": 3, "by_tier": {"kernel": 1, "governance": 1, "optional": 1}},
+    }
+    text = selftest(project, "plan").stdout.splitlines()
+    assert text[-3:] == ["Wave 2: lint", "", "Total steps: 3"]
+    assert not (project / "selftest_report.json").exists()
+
+
+def test_plan_rejects_an_unknown_step_id(project: Path) -> None:
+    """An unknown id in --step is a configuration error."""
+    done = selftest(project, "plan", "--step", "nope")
+    assert (done.returncode, done.stderr) == (2, "ERROR: Unknown step id: nope\n")
