@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,6 +190,20 @@ class Catalogue:
                 pending.extend(by_id[step_id].depends_on)
         return found
 
+    @property
+    def digest(self) -> str:
+        """A fingerprint of what the steps are (ids, tiers, commands, dependencies).
+
+        Shard reports merge only when their catalogues have the same digest.
+        """
+        import hashlib
+
+        text = "\n".join(
+            f"{s.id}|{s.tier}|{s.severity}|{s.category}|{s.command_text}|{','.join(s.depends_on)}"
+            for s in self.steps
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def until(self, step_id: str) -> list[str]:
         """The plan prefix up to and including ``step_id``."""
         ids = list(self.ids)
@@ -200,6 +215,12 @@ class _LineDict(dict[str, Any]):
 
     line: int = 0
     key_lines: dict[str, int]
+
+
+class _LineList(list[Any]):
+    """A YAML sequence that remembers where each of its items starts (a scalar step has no line)."""
+
+    item_lines: list[int]
 
 
 def _loader_class() -> type[yaml.SafeLoader]:
@@ -218,7 +239,14 @@ def _loader_class() -> type[yaml.SafeLoader]:
             if isinstance(key_node, yaml.ScalarNode):
                 data.key_lines[str(key_node.value)] = key_node.start_mark.line + 1
 
+    def construct_seq(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> Iterator[_LineList]:
+        data = _LineList()
+        data.item_lines = [item.start_mark.line + 1 for item in node.value]
+        yield data
+        data.extend(loader.construct_sequence(node))
+
     LineLoader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    LineLoader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
     return LineLoader
 
 
@@ -228,6 +256,8 @@ _LOADER = _loader_class()
 @dataclass
 class _Problems:
     messages: list[str] = field(default_factory=list)
+    # Ids of steps rejected for other problems: depending on one is not also "unknown step".
+    rejected_ids: set[str] = field(default_factory=set)
 
     def add(self, where: str, line: int, step: str, message: str) -> None:
         self.messages.append(
@@ -271,9 +301,11 @@ def _load_file(path: Path, rootdir: Path, problems: _Problems) -> list[Step]:
         return []
     is_root = path.name == ROOT_CATALOGUE
     entries = _step_entries(document, where, is_root, problems)
+    lines = getattr(entries, "item_lines", [])
     steps = []
     for index, entry in enumerate(entries, start=1):
-        step = _parse_step(entry, index, where, is_root, problems)
+        line = lines[index - 1] if index <= len(lines) else 1
+        step = _parse_step(entry, index, line, where, is_root, problems)
         if step is not None:
             steps.append(step)
     return steps
@@ -294,7 +326,8 @@ def _step_entries(document: object, where: str, is_root: bool, problems: _Proble
                     "",
                     f"unknown top-level key '{key}'",
                 )
-        return list(document["steps"])
+        entries: list[Any] = document["steps"]
+        return entries
     problems.add(
         where,
         getattr(document, "line", 1),
@@ -366,6 +399,9 @@ class _StepReader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem("timeout", f"'timeout' must be a number of seconds, got {value!r}")
             return DEFAULT_TIMEOUT
+        if not math.isfinite(value):
+            self.problem("timeout", f"'timeout' must be a finite number of seconds, got {value}")
+            return DEFAULT_TIMEOUT
         if value <= 0:
             self.problem("timeout", f"'timeout' must be greater than 0, got {value}")
             return DEFAULT_TIMEOUT
@@ -398,13 +434,11 @@ class _StepReader:
 
 
 def _parse_step(
-    entry: object, index: int, where: str, is_root: bool, problems: _Problems
+    entry: object, index: int, line: int, where: str, is_root: bool, problems: _Problems
 ) -> Step | None:
     if not isinstance(entry, _LineDict):
         kind = "a list" if isinstance(entry, list) else type(entry).__name__
-        problems.add(
-            where, getattr(entry, "line", 1), f"step #{index}", f"expected a mapping, got {kind}"
-        )
+        problems.add(where, line, f"step #{index}", f"expected a mapping, got {kind}")
         return None
     raw_id = entry.get("id")
     label = f"step '{raw_id}'" if isinstance(raw_id, str) and raw_id else f"step #{index}"
@@ -441,6 +475,8 @@ def _parse_step(
     retries = reader.retries()
     requires = reader.string_list("requires") if "requires" in entry else _default_requires(run)
     if not reader.ok or step_id is None or tier is None:
+        if step_id is not None:
+            problems.rejected_ids.add(step_id)
         return None
     return Step(
         id=step_id,
@@ -508,7 +544,7 @@ def _check_ids_and_dependencies(steps: list[Step], problems: _Problems) -> list[
         for dep in step.depends_on:
             if dep == step.id:
                 problems.add(step.source, step.line, f"step '{step.id}'", "depends on itself")
-            elif dep not in first:
+            elif dep not in first and dep not in problems.rejected_ids:
                 close = difflib.get_close_matches(dep, list(first), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.add(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_selftest.board import LocalBoard
 from pytest_selftest.catalogue import DEFAULT_SEVERITY, TIERS, Step
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
 from pytest_selftest.runconfig import SelftestRun
@@ -120,22 +121,7 @@ def describe_failure(step: Step, result: StepResult) -> str:
     return "\n".join(lines)
 
 
-class ResultBoard:
-    """Which steps are selected and how each finished, as seen by this process."""
-
-    def __init__(self) -> None:
-        self.selected: frozenset[str] = frozenset()
-        self.statuses: dict[str, str] = {}
-        self.notes: dict[str, list[str]] = {}
-
-    def status(self, step_id: str) -> str | None:
-        return self.statuses.get(step_id)
-
-    def publish(self, step_id: str, status: str) -> None:
-        self.statuses[step_id] = status
-
-
-BOARD_KEY = pytest.StashKey[ResultBoard]()
+BOARD_KEY = pytest.StashKey[LocalBoard]()
 
 
 def _run_key() -> pytest.StashKey[SelftestRun]:
@@ -171,7 +157,7 @@ def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
     }
 
 
-def _step_identity(step: Step, nodeid: str) -> dict[str, Any]:
+def step_identity(step: Step, nodeid: str) -> dict[str, Any]:
     return {
         "step_id": step.id,
         "nodeid": nodeid,
@@ -276,7 +262,7 @@ class CollectionPlugin:
         if tier is None:
             return
         if isinstance(item, StepItem):
-            identity = _step_identity(item.step, item.nodeid)
+            identity = step_identity(item.step, item.nodeid)
             result = item.stash.get(RESULT_KEY, None)
             outcome = result.to_dict() if result else _test_result(report)
         else:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_selftest import summary
+from pytest_selftest.collect import step_identity
 from pytest_selftest.policy import FAILED, FAILING_STATUSES, NON_BLOCKING, Decision, Ledger
 from pytest_selftest.report import ReportWriteError, build_report, result_record, write_report
 from pytest_selftest.runconfig import SelftestRun
@@ -48,6 +49,9 @@ class ControllerPlugin:
         return (yield)
 
     def _finalise(self, report: pytest.TestReport, info: dict[str, Any]) -> None:
+        if info.pop("crashed", False):
+            step = self.run.catalogue.by_id[info["step_id"]]
+            info.update({**step_identity(step, info["nodeid"]), **info})
         decision = self.ledger.decide(info["step_id"], info["tier"], info["status"])
         info["verdict"] = decision.verdict
         info["waiver_unused"] = decision.waiver_unused

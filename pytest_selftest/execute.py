@@ -116,21 +116,31 @@ class CommandOutcome:
 def run_command(
     command: str, *, env: Mapping[str, str], cwd: Path, timeout: float, redact: Redactor
 ) -> CommandOutcome:
-    """Run ``command`` with the shell in a new process group; kill the group when done."""
-    process = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    """Run ``command`` with the shell in a new process group; kill the group when done.
+
+    A command that cannot start (a missing ``cwd``) exits 127 with the reason on stderr.
+    """
+    try:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = redact(f"cannot start the command in {cwd}: {reason}")
+        return CommandOutcome(127, False, "", message)
     tails = {"stdout": _Tail(), "stderr": _Tail()}
-    deadline = time.monotonic() + timeout
-    timed_out = _pump(process, tails, deadline)
-    _kill_group(process.pid)
+    try:
+        timed_out = _pump(process, tails, time.monotonic() + timeout)
+    finally:
+        # Also on Ctrl-C: the group has its own session, so no terminal signal reaches it.
+        _kill_group(process.pid)
     if timed_out:
         process.wait()
     else:
@@ -183,12 +193,9 @@ def dependency_gate(
     step: Step, selected: Collection[str], status_of: Callable[[str], str | None]
 ) -> tuple[str | None, list[str]]:
     """SPEC §3: the skip reason a step's dependencies impose (or None), and notes to record."""
-    notes = []
+    notes = [f"dependency_not_selected:{dep}" for dep in step.depends_on if dep not in selected]
     for dep in step.depends_on:
-        if dep not in selected:
-            notes.append(f"dependency_not_selected:{dep}")
-            continue
-        status = status_of(dep)
+        status = status_of(dep) if dep in selected else None
         if status in ("FAIL", "TIMEOUT"):
             return f"dependency_failed:{dep}", notes
         if status == "SKIP":

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selftest.collect import BOARD_KEY, CollectionPlugin, ResultBoard
+from pytest_selftest.board import LocalBoard, SharedBoard
+from pytest_selftest.collect import BOARD_KEY, CollectionPlugin
 from pytest_selftest.runconfig import (
     RUN_KEY,
     SelftestConfigError,
@@ -34,6 +35,9 @@ ENV_HELP = (
 )
 REPORT_HELP = "Where to write the v2 JSON report (default: selftest_report.json at the rootdir)"
 PATHS_HELP = "Step files or folders (default: selftest.yaml and steps/ at the rootdir)"
+
+
+BOARD_INPUT = "selftest_board"  # the key XdistControllerPlugin puts in workerinput
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -138,14 +142,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     config.stash[RUN_KEY] = run
-    config.stash[BOARD_KEY] = ResultBoard()
+    config.stash[BOARD_KEY] = _board(config)
     _add_step_sources(config, run)
     with_deps = bool(config.getoption("selftest_with_deps", False))
     config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
-    if not is_worker(config):
-        from pytest_selftest.controller import ControllerPlugin
+    if is_worker(config):
+        return
+    from pytest_selftest.controller import ControllerPlugin
 
-        config.pluginmanager.register(ControllerPlugin(run, config), "selftest-controller")
+    config.pluginmanager.register(ControllerPlugin(run, config), "selftest-controller")
+    if config.getoption("dist", "no") != "no":
+        from pytest_selftest.distributed import XdistControllerPlugin
+
+        distributed = XdistControllerPlugin(config, run.catalogue, run.report_path)
+        config.pluginmanager.register(distributed, "selftest-xdist")
+
+
+def _board(config: pytest.Config) -> LocalBoard:
+    """A worker of a distributed run shares results through the controller's directory."""
+    directory = getattr(config, "workerinput", {}).get(BOARD_INPUT)
+    return SharedBoard(Path(directory)) if directory else LocalBoard()
 
 
 def _prepare_in_worker(config: pytest.Config) -> SelftestRun | None:

@@ -91,7 +91,11 @@ def resolve_policy(
     sets; a new name starts from ``strict`` unless it says ``extends = "<env>"``.
     """
     env, source = next(((v, s) for v, s in choices if v), (DEFAULT_ENV, "default"))
+    if custom is not None and not isinstance(custom, Mapping):
+        raise PolicyError("[tool.selftest.envs] must be a table of env tables")
     envs = dict(custom or {})
+    for name in envs:  # a typo in an env not used today must not wait for the day it is
+        _build(name, envs, ())
     if env not in PRESETS and env not in envs:
         known = ", ".join(sorted({*PRESETS, *envs}))
         raise PolicyError(f"unknown selftest env '{env}' (from {source}; known: {known})")
@@ -165,12 +169,13 @@ class Ledger:
 
     def decide(self, step_id: str, tier: str, status: str) -> Decision:
         """The verdict for a step's raw ``status`` (PASS, FAIL, TIMEOUT, SKIP)."""
-        waiver = self.waivers.get(step_id) if self.policy.honour_waivers else None
+        honoured = self.policy.honour_waivers and tier != "kernel"
+        waiver = self.waivers.get(step_id) if honoured else None
         if status == "SKIP":
-            return Decision(SKIPPED)
+            return Decision(SKIPPED, waiver=waiver)
         if status not in FAILING_STATUSES:
-            return Decision(PASSED, waiver_unused=waiver is not None and tier != "kernel")
-        decision = self._failure(step_id, tier, waiver)
+            return Decision(PASSED, waiver=waiver, waiver_unused=waiver is not None)
+        decision = replace(self._failure(step_id, tier, waiver), waiver=waiver)
         if self.runxfail and decision.verdict in NON_BLOCKING:
             return Decision(
                 FAILED, f"--runxfail: would have been {decision.verdict}: {decision.message}"

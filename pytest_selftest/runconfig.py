@@ -90,7 +90,7 @@ def option_values(config: pytest.Config) -> dict[str, Any]:
 
 
 def project_config(config: pytest.Config) -> ProjectConfig:
-    """The plugin's view of the project: pytest's rootdir and ini values, and ``[tool.selftest]``."""
+    """The plugin's view of the project: pytest's rootdir and ini values, [tool.selftest]."""
     rootdir = config.rootpath
     try:
         pyproject = read_pyproject(rootdir / "pyproject.toml")

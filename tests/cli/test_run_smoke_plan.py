@@ -98,7 +98,9 @@ def test_smoke_runs_kernel_steps_only_and_says_healthy(project: Path) -> None:
 
 def test_smoke_says_broken_when_a_kernel_step_fails(repo: SelftestRepo) -> None:
     """A failing kernel step: its output, Status: BROKEN, exit 1; the same as pytest -m kernel."""
-    repo.steps(step("build", "kernel", "echo compiler exploded >&2; exit 4"), step("docs", "governance"))
+    repo.steps(
+        step("build", "kernel", "echo compiler exploded >&2; exit 4"), step("docs", "governance")
+    )
     done = selftest(repo.path, "smoke")
     assert done.returncode == 1
     assert "    stderr: compiler exploded" in done.stdout.splitlines()
@@ -138,12 +140,33 @@ def test_plan_text_and_json_are_stable_and_write_nothing(project: Path) -> None:
     assert plan == {
         "version": "1.0",
         "steps": [
-            {"id": "build", "tier": "kernel", "severity": "critical", "category": "correctness",
-             "description": "build check", "ac_ids": [], "depends_on": []},
-            {"id": "lint", "tier": "governance", "severity": "warning", "category": "governance",
-             "description": "lint check", "ac_ids": [], "depends_on": ["build"]},
-            {"id": "extra", "tier": "optional", "severity": "info", "category": "governance",
-             "description": "extra check", "ac_ids": [], "depends_on": []},
+            {
+                "id": "build",
+                "tier": "kernel",
+                "severity": "critical",
+                "category": "correctness",
+                "description": "build check",
+                "ac_ids": [],
+                "depends_on": [],
+            },
+            {
+                "id": "lint",
+                "tier": "governance",
+                "severity": "warning",
+                "category": "governance",
+                "description": "lint check",
+                "ac_ids": [],
+                "depends_on": ["build"],
+            },
+            {
+                "id": "extra",
+                "tier": "optional",
+                "severity": "info",
+                "category": "governance",
+                "description": "extra check",
+                "ac_ids": [],
+                "depends_on": [],
+            },
         ],
         "summary": {"total": 3, "by_tier": {"kernel": 1, "governance": 1, "optional": 1}},
     }

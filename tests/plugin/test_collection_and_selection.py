@@ -51,7 +51,9 @@ def test_each_opt_in_activates_the_plugin(
     if opt_in == "pyproject":
         repo.opt_in()
     elif opt_in == "selftest.yaml":
-        pytester.makefile(".yaml", selftest="steps:\n  - {id: root, tier: kernel, command: 'true'}\n")
+        pytester.makefile(
+            ".yaml", selftest="steps:\n  - {id: root, tier: kernel, command: 'true'}\n"
+        )
     elif opt_in == "ini selftest_env":
         pytester.makeini("[pytest]\nselftest_env = dev\n")
     result = repo.run(*args)
@@ -65,7 +67,9 @@ def test_steps_outside_testpaths_run_when_a_selftest_option_is_given(
     """With testpaths = tests, --selftest-env adds steps; plain pytest and `pytest tests` don't."""
     repo = SelftestRepo(pytester)
     repo.steps(step("build", "kernel"))
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n[tool.selftest]\n')
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n[tool.selftest]\n'
+    )
     pytester.makepyfile(**{"tests/test_unit": "def test_unit(): pass"})
     result = repo.run("--selftest-env=dev")
     result.assert_outcomes(passed=2)
@@ -171,7 +175,9 @@ def test_a_failed_dependency_skips_its_dependents(repo: SelftestRepo) -> None:
     repo.waive("lint")
     result = repo.run("--selftest-env=staging")
     assert result.ret == 0
-    results = {r["step_id"]: (r["status"], r["reason"], r["verdict"]) for r in repo.report()["results"]}
+    results = {
+        r["step_id"]: (r["status"], r["reason"], r["verdict"]) for r in repo.report()["results"]
+    }
     assert results == {
         "lint": ("FAIL", "nonzero_exit", "waived"),
         "docs": ("SKIP", "dependency_failed:lint", "skipped"),

@@ -1,4 +1,4 @@
-"""The whole policy matrix of SPEC §4–§8: every env against every failure scenario.
+"""The whole policy matrix of SPEC §4-§8: every env against every failure scenario.
 
 Each case states its expected exit code and verdicts by hand; the test checks them against a real
 pytest run: exit code, report fields, terminal words and the original CI gates.
@@ -197,8 +197,10 @@ def test_runxfail_turns_every_non_blocking_failure_into_a_failure(repo: Selftest
 
 def test_custom_env_extends_a_preset_and_overrides_keys(repo: SelftestRepo) -> None:
     """[tool.selftest.envs.NAME] with extends starts from that env and changes only its keys."""
-    repo.opt_in('[tool.selftest.envs.qa]\nextends = "staging"\ngovernance_budget = 2\n'
-                "[tool.selftest.envs.dev]\ngovernance_budget = 1\n")
+    repo.opt_in(
+        '[tool.selftest.envs.qa]\nextends = "staging"\ngovernance_budget = 2\n'
+        "[tool.selftest.envs.dev]\ngovernance_budget = 1\n"
+    )
     build_catalogue(repo, "gov2_waived")
     assert repo.run("--selftest-env=qa").ret == 0
     assert repo.report()["summary"]["policy"] == {

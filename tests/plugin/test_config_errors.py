@@ -1,0 +1,371 @@
+"""Bad input through real pytest runs (SPEC §2, §3, §7): exit 2, one exact ``ERROR:`` line per
+problem on stderr, no traceback, and a CONFIG_ERROR report; warnings where SPEC says warn."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from selftest_repo import validate_report
+
+LINT = """\
+- id: lint
+  tier: governance
+  description: Lint the code
+  run: "true"
+"""
+BDD = """\
+- id: bdd
+  tier: governance
+  description: BDD scenarios
+  run: "true"
+"""
+KNOWN_ENVS = "known: degraded, dev, prod, staging, strict"
+ENV_KEYS = "expected: governance_budget, require_waiver, honour_waivers, optional_blocks, extends"
+EMPTY_TABLE = "[tool.selftest]\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_machine_selftest_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outer shell's SELFTEST_ENV / SELFTEST_SKIP_STEPS must not leak into these runs."""
+    monkeypatch.delenv("SELFTEST_ENV", raising=False)
+    monkeypatch.delenv("SELFTEST_SKIP_STEPS", raising=False)
+
+
+def gov(text: str) -> dict[str, str]:
+    """``steps/gov.yaml``: the valid ``lint`` step on lines 1-4, then ``text``."""
+    return {"steps/gov.yaml": LINT + text}
+
+
+def make_repo(pytester: pytest.Pytester, files: dict[str, str], toml: str = EMPTY_TABLE) -> None:
+    pytester.makepyprojecttoml(toml)
+    for name, text in files.items():
+        stem, _, suffix = name.rpartition(".")
+        pytester.makefile(f".{suffix}", **{stem: text})
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # A config error returns 2 from pytest_cmdline_main, before pytest_configure. The in-process
+    # pytester takes 2 for a Ctrl-C and asks its hook recorder (made in pytest_configure) for
+    # the KeyboardInterrupt, crashing with exit 3; no_reraise_ctrlc skips that question.
+    return pytester.runpytest("-p", "no:cacheprovider", *args, no_reraise_ctrlc=True)
+
+
+def literal(line: str) -> str:
+    """An fnmatch pattern matching exactly ``line`` (messages hold ``[...]``)."""
+    return re.sub(r"([*?[])", r"[\1]", line)
+
+
+def assert_config_error(
+    pytester: pytest.Pytester, result: pytest.RunResult, messages: list[str]
+) -> None:
+    """Exit 2, the exact ERROR lines, no traceback, and a CONFIG_ERROR report of the messages."""
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert result.ret == 2
+    result.stderr.fnmatch_lines([literal(f"ERROR: {m}") for m in messages], consecutive=True)
+    assert [line for line in result.errlines if line.startswith("ERROR: ")] == [
+        f"ERROR: {m}" for m in messages
+    ]
+    report = json.loads((pytester.path / "selftest_report.json").read_text())
+    validate_report(report)
+    assert (report["summary"]["verdict"], report["summary"]["exit_code"]) == ("CONFIG_ERROR", 2)
+    assert report["summary"]["exit_reason"] == "config_error"
+    assert (report["errors"], report["results"]) == (messages, [])
+
+
+# (files, extra pytest arguments, exact messages): every bad input of the issue.
+STEP_FILE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "invalid YAML": (
+        gov("- id: bdd\n   tier: governance\n"),
+        ["steps/gov.yaml:6: invalid YAML: mapping values are not allowed in this context"],
+    ),
+    "a step that is not a mapping": (
+        gov("- behave --tags=@smoke\n"),
+        ["steps/gov.yaml:5: step #2: expected a mapping, got str"],
+    ),
+    "missing id": (
+        gov("- tier: governance\n  description: BDD\n  run: behave\n"),
+        ["steps/gov.yaml:5: step #2: missing required key 'id'"],
+    ),
+    "missing tier": (
+        gov("- id: bdd\n  description: BDD\n  run: behave\n"),
+        ["steps/gov.yaml:5: step 'bdd': missing required key 'tier'"],
+    ),
+    "missing description": (
+        gov("- id: bdd\n  tier: governance\n  run: behave\n"),
+        ["steps/gov.yaml:5: step 'bdd': missing required key 'description'"],
+    ),
+    "bad id characters": (
+        gov(BDD.replace("id: bdd", "id: bdd/smoke")),
+        [
+            "steps/gov.yaml:5: step 'bdd/smoke': id must match ^[A-Za-z0-9_-]+$ "
+            "(letters, digits, '_' and '-')"
+        ],
+    ),
+    "unknown tier": (
+        gov(BDD.replace("tier: governance", "tier: core")),
+        [
+            "steps/gov.yaml:6: step 'bdd': unknown tier 'core' "
+            "(expected one of: kernel, governance, optional)"
+        ],
+    ),
+    "unknown severity": (
+        gov(BDD + "  severity: high\n"),
+        [
+            "steps/gov.yaml:9: step 'bdd': unknown severity 'high' "
+            "(expected one of: critical, warning, info)"
+        ],
+    ),
+    "unknown category": (
+        gov(BDD + "  category: style\n"),
+        [
+            "steps/gov.yaml:9: step 'bdd': unknown category 'style' "
+            "(expected one of: security, performance, correctness, governance)"
+        ],
+    ),
+    "unknown key with a suggestion": (
+        gov(BDD + "  tmeout: 30\n"),
+        ["steps/gov.yaml:9: step 'bdd': unknown key 'tmeout' (did you mean 'timeout'?)"],
+    ),
+    "both run and check": (
+        gov(BDD + "  check: gherkin\n"),
+        ["steps/gov.yaml:9: step 'bdd': use only one of run, check or python (found run, check)"],
+    ),
+    "neither run nor check": (
+        gov("- id: bdd\n  tier: governance\n  description: BDD\n"),
+        ["steps/gov.yaml:5: step 'bdd': needs one of 'run', 'check' or 'python'"],
+    ),
+    "empty command": (
+        gov(BDD.replace('run: "true"', 'run: ""')),
+        ["steps/gov.yaml:8: step 'bdd': 'run' has an empty command"],
+    ),
+    "timeout zero": (
+        gov(BDD + "  timeout: 0\n"),
+        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be greater than 0, got 0"],
+    ),
+    "timeout negative": (
+        gov(BDD + "  timeout: -1.5\n"),
+        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be greater than 0, got -1.5"],
+    ),
+    "timeout not a number": (
+        gov(BDD + "  timeout: five\n"),
+        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be a number of seconds, got 'five'"],
+    ),
+    "timeout not finite": (
+        gov(BDD + "  timeout: .inf\n"),
+        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be a finite number of seconds, got inf"],
+    ),
+    "duplicate id": (
+        {"steps/a.yaml": LINT, "steps/b.yaml": BDD + LINT},
+        ["steps/b.yaml:5: step 'lint': duplicate id (first defined at steps/a.yaml:1)"],
+    ),
+    "unknown dependency": (
+        gov(BDD + "  depends_on: [lnt]\n"),
+        ["steps/gov.yaml:5: step 'bdd': depends on unknown step 'lnt' (did you mean 'lint'?)"],
+    ),
+    "self dependency": (
+        gov(BDD + "  depends_on: [bdd]\n"),
+        ["steps/gov.yaml:5: step 'bdd': depends on itself"],
+    ),
+    "a cycle": (
+        gov(BDD + "  depends_on: [docs]\n" + BDD.replace("bdd", "docs") + "  depends_on: [bdd]\n"),
+        ["steps/gov.yaml:5: step 'bdd': dependency cycle: bdd -> docs -> bdd"],
+    ),
+    "several problems at once": (
+        gov(BDD + "  tmeout: 30\n  severity: high\n"),
+        [
+            "steps/gov.yaml:9: step 'bdd': unknown key 'tmeout' (did you mean 'timeout'?)",
+            "steps/gov.yaml:10: step 'bdd': unknown severity 'high' "
+            "(expected one of: critical, warning, info)",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "messages"), STEP_FILE_ERRORS.values(), ids=STEP_FILE_ERRORS.keys()
+)
+def test_a_bad_step_file_is_a_configuration_error_with_exit_2(
+    pytester: pytest.Pytester, files: dict[str, str], messages: list[str]
+) -> None:
+    """Each bad step file gives exit 2, its exact message(s) and a CONFIG_ERROR report."""
+    make_repo(pytester, files)
+    assert_config_error(pytester, run(pytester), messages)
+
+
+def test_a_bad_root_selftest_yaml_is_a_configuration_error_without_pyproject(
+    pytester: pytest.Pytester,
+) -> None:
+    """A root selftest.yaml activates the plugin by itself, and its problems are reported too."""
+    pytester.makefile(".yaml", selftest="steps:\n  - id: core\n    tier: kernal\n    run: make\n")
+    assert_config_error(
+        pytester,
+        run(pytester),
+        [
+            "selftest.yaml:3: step 'core': unknown tier 'kernal' "
+            "(expected one of: kernel, governance, optional)"
+        ],
+    )
+
+
+OPTION_ERRORS: dict[str, tuple[tuple[str, ...], dict[str, str], str, list[str]]] = {
+    "unknown env option": (
+        ("--selftest-env=nope",),
+        {},
+        EMPTY_TABLE,
+        [f"unknown selftest env 'nope' (from --selftest-env; {KNOWN_ENVS})"],
+    ),
+    "unknown env from SELFTEST_ENV": (
+        (),
+        {"SELFTEST_ENV": "nope"},
+        EMPTY_TABLE,
+        [f"unknown selftest env 'nope' (from $SELFTEST_ENV; {KNOWN_ENVS})"],
+    ),
+    "unknown env from the ini key": (
+        (),
+        {},
+        EMPTY_TABLE + "[tool.pytest.ini_options]\nselftest_env = 'stagin'\n",
+        [f"unknown selftest env 'stagin' (from ini selftest_env; {KNOWN_ENVS})"],
+    ),
+    "unknown id in --selftest-step": (
+        ("--selftest-step=lint,nope",),
+        {},
+        EMPTY_TABLE,
+        ["Unknown step id: nope"],
+    ),
+    "unknown id in --selftest-until": (
+        ("--selftest-until=nope",),
+        {},
+        EMPTY_TABLE,
+        ["Unknown step id: nope"],
+    ),
+    "unknown id in --selftest-skip": (
+        ("--selftest-skip=nope,lint",),
+        {},
+        EMPTY_TABLE,
+        ["Unknown step id: nope"],
+    ),
+    "a custom env with a bad key": (
+        ("--selftest-env=dev",),
+        {},
+        "[tool.selftest.envs.dev]\nbudget = 2\n",
+        [f"[tool.selftest.envs.dev]: unknown key 'budget' ({ENV_KEYS})"],
+    ),
+    "a bad key in a custom env that is not in use": (
+        (),
+        {},
+        "[tool.selftest.envs.nightly]\nextends = 'staging'\noptional_block = true\n",
+        [f"[tool.selftest.envs.nightly]: unknown key 'optional_block' ({ENV_KEYS})"],
+    ),
+    "envs that is not a table": (
+        (),
+        {},
+        "[tool.selftest]\nenvs = 'dev'\n",
+        ["[tool.selftest.envs] must be a table of env tables"],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "toml", "messages"), OPTION_ERRORS.values(), ids=OPTION_ERRORS.keys()
+)
+def test_an_unknown_env_step_id_or_env_table_key_is_a_configuration_error_with_exit_2(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    environ: dict[str, str],
+    toml: str,
+    messages: list[str],
+) -> None:
+    """Unknown env (naming its source), unknown step id, bad env table: exit 2, exact lines."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    make_repo(pytester, gov(BDD), toml)
+    assert_config_error(pytester, run(pytester, *args), messages)
+
+
+def test_an_unknown_id_in_selftest_skip_steps_is_only_a_warning(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$SELFTEST_SKIP_STEPS is often set machine-wide: an unknown id there warns, exit 0."""
+    monkeypatch.setenv("SELFTEST_SKIP_STEPS", "nope, lint")
+    make_repo(pytester, gov(BDD))
+    result = run(pytester)
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, skipped=1)
+    warning = "$SELFTEST_SKIP_STEPS names unknown step 'nope' (ignored)"
+    result.stdout.fnmatch_lines([literal(f"Warning: {warning}")])
+    report = json.loads((pytester.path / "selftest_report.json").read_text())
+    validate_report(report)
+    assert report["warnings"] == [warning]
+    assert (report["summary"]["verdict"], report["summary"]["exit_code"]) == ("PASS", 0)
+    statuses = {r["step_id"]: (r["status"], r["reason"]) for r in report["results"]}
+    assert statuses == {"lint": ("SKIP", "skipped_by_user"), "bdd": ("PASS", None)}
+
+
+def waiver(step_id: str, **changes: Any) -> dict[str, Any]:
+    record = {
+        "step_id": step_id,
+        "reason": "flaky upstream",
+        "approver": "alice",
+        "created_at": "2020-01-01T00:00:00Z",
+        "expires_at": "2999-01-01T00:00:00Z",
+        "status": "APPROVED",
+    }
+    record.update(changes)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def test_a_malformed_waiver_record_is_skipped_with_a_warning_and_the_others_apply(
+    pytester: pytest.Pytester,
+) -> None:
+    """Staging: the valid waiver still waives the failing governance step; exit 0."""
+    make_repo(pytester, gov(BDD.replace('run: "true"', "run: exit 1")))
+    records = [waiver("docs", approver=None), waiver("bdd")]
+    pytester.makefile(".json", **{".selftest/overrides": json.dumps({"overrides": records})})
+    result = run(pytester, "--selftest-env=staging")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, xfailed=1)
+    store = pytester.path / ".selftest" / "overrides.json"
+    warning = f"{store}: waiver for 'docs' skipped: missing approver"
+    result.stdout.fnmatch_lines(
+        [
+            "*WAIVED*",
+            literal(f"Warning: {warning}"),
+            "Verdict: PASS (exit code 0: ok)",
+        ]
+    )
+    report = json.loads((pytester.path / "selftest_report.json").read_text())
+    validate_report(report)
+    assert report["warnings"] == [warning]
+    verdicts = {r["step_id"]: (r["status"], r["verdict"]) for r in report["results"]}
+    assert verdicts == {"lint": ("PASS", "passed"), "bdd": ("FAIL", "waived")}
+    assert json.loads(store.read_text())["overrides"] == records
+
+
+@pytest.mark.parametrize(
+    ("args", "files", "message"),
+    [
+        (
+            (),
+            gov(BDD + "  tmeout: 30\n"),
+            "steps/gov.yaml:9: step 'bdd': unknown key 'tmeout' (did you mean 'timeout'?)",
+        ),
+        (
+            ("--selftest-env=nope",),
+            gov(BDD),
+            f"unknown selftest env 'nope' (from --selftest-env; {KNOWN_ENVS})",
+        ),
+    ],
+    ids=["bad step file", "unknown env"],
+)
+def test_a_configuration_error_exits_2_under_xdist_too(
+    pytester: pytest.Pytester, args: tuple[str, ...], files: dict[str, str], message: str
+) -> None:
+    """SPEC §7: the exit code is the same with ``-n 2`` (checked before workers start)."""
+    make_repo(pytester, files)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *args)
+    assert_config_error(pytester, result, [message])
