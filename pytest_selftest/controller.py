@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ class ControllerPlugin:
         self.started = time.perf_counter()
         self.report: dict[str, Any] | None = None
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
@@ -154,19 +156,60 @@ class ControllerPlugin:
         )
 
     def _write_outputs(self, report: dict[str, Any], code: int) -> int:
+        """The degradation log, the report (with the final exit code), then the extras.
+
+        A log or report that cannot be written means no trustworthy record: exit 2. Metrics
+        and the GitHub step summary only warn: monitoring must not change the verdict.
+        """
+        from pytest_selftest.degradations import (
+            DegradationLogError,
+            append_entries,
+            entries_for_report,
+        )
+
+        entries = entries_for_report(report)
+        if entries:
+            try:
+                append_entries(self.run.project.degradation_log_path, entries)
+            except DegradationLogError as exc:
+                code = self._cannot_write(report, str(exc), "degradation_log_write_failed")
         try:
             write_report(self.run.report_path, report)
         except ReportWriteError as exc:
-            self.problems.append(str(exc))
-            report["summary"].update(exit_code=2, exit_reason="report_write_failed")
-            return 2
+            code = self._cannot_write(report, str(exc), "report_write_failed")
+        self.warnings.extend(self._emit_extras(report))
         return code
+
+    def _cannot_write(self, report: dict[str, Any], problem: str, reason: str) -> int:
+        self.problems.append(problem)
+        report["summary"].update(exit_code=2, exit_reason=reason)
+        return 2
+
+    def _emit_extras(self, report: dict[str, Any]) -> list[str]:
+        from pytest_selftest.markdown import append_step_summary
+
+        warnings = [w for w in [append_step_summary(report)] if w]
+        textfile = self.config.getoption("selftest_metrics", None)
+        jsonl = self.config.getoption("selftest_metrics_jsonl", None)
+        url = self.config.getoption("selftest_pushgateway", None)
+        if textfile or jsonl or url:
+            from pytest_selftest.metrics import emit_all
+
+            warnings += emit_all(
+                report,
+                textfile=Path(textfile) if textfile else None,
+                jsonl=Path(jsonl) if jsonl else None,
+                pushgateway=url,
+                environment=None,
+            )
+        return warnings
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.report is None:
             return
         terminalreporter.write_sep("=", "selftest")
-        for line in summary.summary_lines(self.report, self.run, self.problems):
+        lines = summary.summary_lines(self.report, self.run, self.problems, self.warnings)
+        for line in lines:
             terminalreporter.write_line(line)
 
 

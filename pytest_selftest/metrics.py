@@ -9,9 +9,11 @@ Outputs and backends. ``SELFTEST_METRICS_BACKEND`` decides which of the requeste
 :func:`emit_all` produces (the plugin's options request them; nothing is written unless asked):
 
 ==============  ==========================================================================
+(unset)         every requested output: an explicit ``--selftest-pushgateway URL`` pushes.
 ``none``        nothing at all: no textfile, no JSONL line, no push.
-``local``       the default: the textfile (``--selftest-metrics``) and the JSONL lines
-                (``--selftest-metrics-jsonl``); a requested push is skipped with a warning.
+``local``       the textfile (``--selftest-metrics``) and the JSONL lines
+                (``--selftest-metrics-jsonl``); a requested push is skipped with a warning,
+                so a machine can forbid pushing whatever the command line says.
 ``prometheus``  everything ``local`` writes, and also the push (``--selftest-pushgateway``).
 ==============  ==========================================================================
 
@@ -412,7 +414,8 @@ def emit_all(
     if jsonl is not None:
         warnings.extend(_write_errors(lambda: _append_jsonl(registry, timestamp, jsonl)))
     if pushgateway is not None:
-        warnings.extend(_push_if_allowed(choice.name, registry, report, pushgateway))
+        pusher = choice.name if os.environ.get(BACKEND_VAR, "").strip() else "prometheus"
+        warnings.extend(_push_if_allowed(pusher, registry, report, pushgateway))
     return warnings
 
 

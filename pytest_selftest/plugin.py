@@ -97,6 +97,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("text", "json"),
         help="Print the plan of the selected steps (text or json) and run nothing",
     )
+    group.addoption(
+        "--selftest-metrics",
+        metavar="PATH",
+        help="Write Prometheus metrics for the node-exporter textfile collector (atomically)",
+    )
+    group.addoption(
+        "--selftest-metrics-jsonl",
+        metavar="PATH",
+        help="Append the metrics as JSON lines: timestamp, metric_name, metric_type, value, labels",
+    )
+    group.addoption(
+        "--selftest-pushgateway",
+        metavar="URL",
+        help="Push the metrics to a Prometheus Pushgateway (job selftest, instance = run id); "
+        "a gateway that is down only warns",
+    )
     parser.addini("selftest_env", ENV_HELP, default="")
     parser.addini("selftest_paths", PATHS_HELP, type="paths", default=[])
     parser.addini("selftest_report", REPORT_HELP, default="")

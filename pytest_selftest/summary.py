@@ -50,7 +50,10 @@ def _reason(result: Mapping[str, Any]) -> str:
 
 
 def summary_lines(
-    report: Mapping[str, Any], run: SelftestRun, problems: Sequence[str]
+    report: Mapping[str, Any],
+    run: SelftestRun,
+    problems: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> list[str]:
     """The whole "selftest" section."""
     summary = report["summary"]
@@ -69,7 +72,7 @@ def summary_lines(
         f"Budget: {policy['governance_non_blocking']} of {allowed} non-blocking "
         f"governance failures used ({policy['env']})"
     )
-    lines.extend(f"Warning: {warning}" for warning in report.get("warnings", []))
+    lines.extend(f"Warning: {w}" for w in [*report.get("warnings", []), *warnings])
     lines.extend(f"ERROR: {problem}" for problem in problems)
     lines.append(f"Status: {summary['status']}")
     lines.append(f"Report: {run.report_path}")

@@ -1,20 +1,53 @@
-"""The waiver store, ``.selftest/overrides.json`` (SPEC §10): reading it and asking what is active.
+"""The waiver store, ``.selftest/overrides.json`` (SPEC §10): reading it, asking what is active,
+and changing it (create, supersede, revoke) with an audit trail in ``.selftest/audit.jsonl``.
 
-A malformed record is skipped with a warning and never rewritten away; the rest still apply.
+The original lost every waiver when one record was malformed and overwrote the history on the
+next create. Here a malformed record is skipped with a warning and kept byte-for-byte when the file
+is rewritten; every change is atomic, locked against concurrent writers, and audited.
 """
 
 from __future__ import annotations
 
+import difflib
+import fcntl
 import json
-from collections.abc import Mapping, Sequence
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_selftest.catalogue import CatalogueError, load_catalogue
+from pytest_selftest.runinfo import _user as current_user
+from pytest_selftest.settings import ProjectConfig, step_sources
+
 APPROVED = "APPROVED"
 REVOKED = "REVOKED"
+OVERRIDES_KEY = "overrides"
+ACTIVE, EXPIRED = "active", "expired"
+CREATE, REVOKE, SUPERSEDE = "create", "revoke", "supersede"
 _REQUIRED = ("step_id", "reason", "approver", "created_at", "expires_at", "status")
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_INDENT = "    "
+
+
+class WaiverError(Exception):
+    """A waiver request that is refused (unknown or kernel step, empty reason, bad hours...)."""
+
+
+class NoActiveWaiver(Exception):
+    """``revoke`` found no active waiver for the step."""
+
+    def __init__(self, step_id: str) -> None:
+        super().__init__(f"No active waiver for {step_id}")
+        self.step_id = step_id
+
+
+class WaiverStoreError(Exception):
+    """The store or its audit log cannot be read safely or written; the message names the path."""
 
 
 @dataclass(frozen=True)
@@ -39,12 +72,32 @@ class Waiver:
             and (self.env is None or self.env == env)
         )
 
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active`` (in some env): what ``waiver list`` shows."""
+        if self.status == REVOKED:
+            return REVOKED.lower()
+        return ACTIVE if now < self.expires_at else EXPIRED
+
     def describe(self) -> str:
         """The xfail reason shown for a waived step."""
         return (
             f"waived: {self.reason} (approved by {self.approver}, "
             f"expires {format_time(self.expires_at)})"
         )
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON record of the store, optional keys only when set."""
+        record: dict[str, Any] = {
+            "step_id": self.step_id,
+            "reason": self.reason,
+            "approver": self.approver,
+            "created_at": format_time(self.created_at),
+            "expires_at": format_time(self.expires_at),
+            "status": self.status,
+        }
+        optional = {"env": self.env, "revoked_at": self.revoked_at, "revoked_by": self.revoked_by}
+        record.update({key: value for key, value in optional.items() if value is not None})
+        return record
 
 
 @dataclass(frozen=True)
@@ -68,6 +121,15 @@ class WaiverFile:
                 if current is None or waiver.created_at >= current.created_at:
                     found[waiver.step_id] = waiver
         return found
+
+
+@dataclass(frozen=True)
+class WaiverListing:
+    """What ``selftest waiver list`` shows: the records, which of them are unaudited, warnings."""
+
+    waivers: tuple[Waiver, ...]
+    unaudited: frozenset[Waiver]
+    warnings: tuple[str, ...]
 
 
 def format_time(moment: datetime) -> str:
@@ -111,22 +173,88 @@ def parse_record(record: object) -> Waiver:
     )
 
 
+# --- reading -------------------------------------------------------------------------------------
+
+
+class _Unreadable(Exception):
+    """The store exists but is not a readable ``{"overrides": [...]}`` document."""
+
+
+@dataclass
+class _Store:
+    """The store as raw text pieces, so that untouched records are written back byte-for-byte.
+
+    ``members`` maps each top-level key to its raw value text, in file order; ``records`` holds
+    the raw text of each item of the ``overrides`` list.
+    """
+
+    members: dict[str, str]
+    records: list[str]
+
+
 def read_waiver_file(path: Path) -> WaiverFile:
     """Read the store; a missing file is empty, an unreadable one is empty with a warning."""
     try:
+        store = _load_store(path)
+    except _Unreadable as exc:
+        return WaiverFile((), (), (str(exc),))
+    return _parse_records(path, [json.loads(text) for text in store.records])
+
+
+def _load_store(path: Path) -> _Store:
+    """Split the store into raw pieces; a missing file is an empty store."""
+    try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return WaiverFile.empty()
-    except OSError as exc:
-        return WaiverFile((), (), (f"{path}: cannot read waivers: {exc.strerror}",))
+        return _Store({}, [])
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise _Unreadable(f"{path}: cannot read waivers: {reason}") from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        return WaiverFile((), (), (f"{path}:{exc.lineno}: not valid JSON: {exc.msg}",))
-    records = document.get("overrides") if isinstance(document, Mapping) else None
-    if not isinstance(records, list):
-        return WaiverFile((), (), (f"{path}: expected an object with an 'overrides' list",))
-    return _parse_records(path, records)
+        raise _Unreadable(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(document, Mapping) or not isinstance(document.get(OVERRIDES_KEY), list):
+        raise _Unreadable(f"{path}: expected an object with an '{OVERRIDES_KEY}' list")
+    # A repeated key counts once, with its last value, as json.loads does.
+    members = dict(_split_object(text))
+    return _Store(members, _split_array(members[OVERRIDES_KEY]))
+
+
+def _split_object(text: str) -> list[tuple[str, str]]:
+    """The ``(key, raw value text)`` pairs of the top-level object of valid JSON ``text``."""
+    decoder = json.JSONDecoder()
+    pairs: list[tuple[str, str]] = []
+    pos = _skip_space(text, _skip_space(text, 0) + 1)
+    while text[pos] != "}":
+        key, pos = decoder.raw_decode(text, pos)
+        pos = _skip_space(text, _skip_space(text, pos) + 1)
+        _, end = decoder.raw_decode(text, pos)
+        pairs.append((key, text[pos:end]))
+        pos = _next_item(text, end)
+    return pairs
+
+
+def _split_array(text: str) -> list[str]:
+    """The raw text of each item of the valid JSON array ``text``."""
+    decoder = json.JSONDecoder()
+    items: list[str] = []
+    pos = _skip_space(text, 1)
+    while text[pos] != "]":
+        _, end = decoder.raw_decode(text, pos)
+        items.append(text[pos:end])
+        pos = _next_item(text, end)
+    return items
+
+
+def _skip_space(text: str, pos: int) -> int:
+    match = _JSON_SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def _next_item(text: str, pos: int) -> int:
+    pos = _skip_space(text, pos)
+    return _skip_space(text, pos + 1) if text[pos] == "," else pos
 
 
 def _parse_records(path: Path, records: Sequence[Any]) -> WaiverFile:
@@ -136,7 +264,329 @@ def _parse_records(path: Path, records: Sequence[Any]) -> WaiverFile:
         try:
             waivers.append(parse_record(record))
         except ValueError as exc:
-            step = record.get("step_id") if isinstance(record, Mapping) else None
-            label = f"waiver for '{step}'" if isinstance(step, str) else f"waiver #{index + 1}"
-            warnings.append(f"{path}: {label} skipped: {exc}")
+            warnings.append(_malformed_warning(path, index, record, exc))
     return WaiverFile(tuple(waivers), tuple(records), tuple(warnings))
+
+
+def _malformed_warning(path: Path, index: int, record: Any, exc: ValueError) -> str:
+    step = record.get("step_id") if isinstance(record, Mapping) else None
+    label = f"waiver for '{step}'" if isinstance(step, str) else f"waiver #{index + 1}"
+    return f"{path}: {label} skipped: {exc}"
+
+
+# --- JSON lines files (the audit log here, the degradation log in degradations.py) ---------------
+
+
+def append_json_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Append one JSON line per record in a single write, under an exclusive ``flock``.
+
+    O_APPEND plus the lock keeps lines whole when several processes append at once. Raises
+    OSError; callers turn it into their own error naming the file.
+    """
+    if not records:
+        return
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(data)
+        while view:  # one write unless the kernel takes only part of it
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """The ``(line number, object)`` pairs of a JSON lines file, and a warning per bad line.
+
+    A missing file is empty; blank lines are ignored; a line that is not a JSON object is skipped
+    with a warning naming its number, never the whole file.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [f"{path}: cannot read: {exc.strerror}"]
+    found: list[tuple[int, dict[str, Any]]] = []
+    warnings: list[str] = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            warnings.append(f"{path}:{number}: not valid JSON ({exc.msg}), line skipped")
+            continue
+        if isinstance(value, dict):
+            found.append((number, value))
+        else:
+            warnings.append(f"{path}:{number}: not a JSON object, line skipped")
+    return found, warnings
+
+
+# --- changing the store --------------------------------------------------------------------------
+
+
+def create_waiver(
+    config: ProjectConfig,
+    step_id: str,
+    reason: str,
+    approver: str,
+    hours: int,
+    env: str | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Waiver:
+    """Record a waiver for a governance or optional step, superseding its active one (same env).
+
+    Refused with :class:`WaiverError`: an unknown or kernel step, an empty reason or approver,
+    hours outside 1..``max_waiver_hours``, an unknown env.
+    """
+    moment = _clock(now)
+    reason, approver = _required_text("reason", reason), _required_text("approver", approver)
+    _check_hours(hours, config.max_waiver_hours)
+    _check_env(config, env)
+    _check_step(config, step_id)
+    who = _required_text("actor", actor) if actor is not None else current_user()
+    waiver = Waiver(
+        step_id, reason, approver, moment, moment + timedelta(hours=hours), APPROVED, env=env
+    )
+    with _locked(config.waivers_path):
+        store = _open_for_change(config.waivers_path)
+        superseded = _revoke_matching(store, who, moment, lambda w: _same_scope(w, waiver))
+        store.records.append(_record_text(waiver.to_record()))
+        _save(config.waivers_path, store)
+        _audit(
+            config,
+            [
+                *(_audit_line(SUPERSEDE, old, who, moment) for old in superseded),
+                _audit_line(CREATE, waiver, who, moment),
+            ],
+        )
+    return waiver
+
+
+def revoke_waiver(
+    config: ProjectConfig, step_id: str, by: str | None = None, now: datetime | None = None
+) -> Waiver:
+    """Revoke every active waiver for ``step_id`` (any env) and return the newest of them.
+
+    Raises :class:`NoActiveWaiver` when none is active; expired records stay as they are.
+    """
+    moment = _clock(now)
+    who = _required_text("revoker", by) if by is not None else current_user()
+    with _locked(config.waivers_path):
+        store = _open_for_change(config.waivers_path)
+        revoked = _revoke_matching(
+            store, who, moment, lambda w: w.step_id == step_id and w.state(moment) == ACTIVE
+        )
+        if not revoked:
+            raise NoActiveWaiver(step_id)
+        _save(config.waivers_path, store)
+        _audit(config, [_audit_line(REVOKE, old, who, moment) for old in revoked])
+    return max(revoked, key=lambda w: w.created_at)
+
+
+def _clock(now: datetime | None) -> datetime:
+    """An aware UTC time to the second, as the store records it."""
+    moment = now or datetime.now(timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _required_text(name: str, value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise WaiverError(f"{name} must not be empty")
+    return text
+
+
+def _check_hours(hours: int, maximum: int) -> None:
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= maximum:
+        raise WaiverError(
+            f"hours must be between 1 and {maximum} (max_waiver_hours), got {hours!r}"
+        )
+
+
+def _check_env(config: ProjectConfig, env: str | None) -> None:
+    """A waiver for an env nobody runs would never apply: refuse the typo."""
+    if env is None:
+        return
+    # Imported here: policy imports this module for Waiver.
+    from pytest_selftest.policy import PRESETS
+
+    custom = config.tool.get("envs")
+    known = {*PRESETS, *(custom if isinstance(custom, Mapping) else {})}
+    if env not in known:
+        raise WaiverError(f"unknown env '{env}' (known: {', '.join(sorted(known))})")
+
+
+def _check_step(config: ProjectConfig, step_id: str) -> None:
+    """The step must exist and not be a kernel step; a pytest node id must name a file."""
+    if "::" in step_id:
+        if not (config.rootdir / step_id.split("::", 1)[0]).is_file():
+            raise WaiverError(f"unknown test '{step_id}': no such file under {config.rootdir}")
+        return
+    try:
+        catalogue = load_catalogue(step_sources(config), config.rootdir)
+    except CatalogueError as exc:
+        raise WaiverError(
+            f"cannot check step '{step_id}': the catalogue has errors: {exc.messages[0]}"
+        ) from exc
+    step = catalogue.by_id.get(step_id)
+    if step is None:
+        close = difflib.get_close_matches(step_id, list(catalogue.by_id), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise WaiverError(f"unknown step '{step_id}'{hint}")
+    if step.tier == "kernel":
+        raise WaiverError(
+            f"step '{step_id}' is a kernel step: kernel failures always block and cannot be waived"
+        )
+
+
+def _same_scope(old: Waiver, new: Waiver) -> bool:
+    """An active waiver the new one replaces: same step, same env."""
+    return old.step_id == new.step_id and old.env == new.env and old.state(new.created_at) == ACTIVE
+
+
+@contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    """Hold ``<store>.lock`` across a read-modify-write, so concurrent creates lose nothing."""
+    lock = store.with_name(store.name + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WaiverStoreError(
+            f"cannot write {store}: cannot create lock file {lock}: {exc.strerror}"
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_for_change(path: Path) -> _Store:
+    """The store to change; a file that is not a waiver document is refused, never overwritten."""
+    try:
+        return _load_store(path)
+    except _Unreadable as exc:
+        raise WaiverStoreError(f"{exc}; refusing to rewrite it (fix or move it first)") from exc
+
+
+def _revoke_matching(
+    store: _Store, who: str, moment: datetime, match: Callable[[Waiver], bool]
+) -> list[Waiver]:
+    """Mark every well-formed matching record REVOKED in place and return them as revoked.
+
+    Malformed records never match, so they stay byte-for-byte as they were.
+    """
+    revoked: list[Waiver] = []
+    for index, text in enumerate(store.records):
+        record = json.loads(text)
+        try:
+            waiver = parse_record(record)
+        except ValueError:
+            continue
+        if match(waiver):
+            record.update(status=REVOKED, revoked_at=format_time(moment), revoked_by=who)
+            store.records[index] = _record_text(record)
+            revoked.append(parse_record(record))
+    return revoked
+
+
+def _record_text(record: Mapping[str, Any]) -> str:
+    """A record as it sits in the ``overrides`` list of a file indented by 2."""
+    lines = json.dumps(record, indent=2, ensure_ascii=False).split("\n")
+    return "\n".join([lines[0], *(_INDENT + line for line in lines[1:])])
+
+
+def _render(store: _Store) -> str:
+    """The whole file: other top-level keys and untouched records exactly as they were."""
+    members = dict(store.members)
+    members[OVERRIDES_KEY] = (
+        "[\n" + ",\n".join(_INDENT + text for text in store.records) + "\n  ]"
+        if store.records
+        else "[]"
+    )
+    body = ",\n".join(
+        f"  {json.dumps(key, ensure_ascii=False)}: {value}" for key, value in members.items()
+    )
+    return "{\n" + body + "\n}\n"
+
+
+def _save(path: Path, store: _Store) -> None:
+    """Replace the store atomically; on failure the previous file stays intact."""
+    # Imported here: report imports policy, which imports this module.
+    from pytest_selftest.report import ReportWriteError, write_atomic
+
+    try:
+        write_atomic(path, _render(store))
+    except ReportWriteError as exc:
+        raise WaiverStoreError(str(exc)) from exc
+
+
+def _audit_line(action: str, waiver: Waiver, actor: str, moment: datetime) -> dict[str, Any]:
+    return {
+        "timestamp": format_time(moment),
+        "action": action,
+        "step_id": waiver.step_id,
+        "actor": actor,
+        "reason": waiver.reason,
+        "approver": waiver.approver,
+        "expires_at": format_time(waiver.expires_at),
+    }
+
+
+def _audit(config: ProjectConfig, lines: Sequence[Mapping[str, Any]]) -> None:
+    try:
+        append_json_lines(config.audit_path, lines)
+    except OSError as exc:
+        raise WaiverStoreError(
+            f"cannot write {config.audit_path}: {exc.strerror}; "
+            "the waiver store was changed but this change is unaudited"
+        ) from exc
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+def unaudited(config: ProjectConfig) -> list[Waiver]:
+    """Records with no ``create`` line in the audit log: added or edited by hand."""
+    created = _audited_creations(config.audit_path)
+    return [
+        waiver
+        for waiver in read_waiver_file(config.waivers_path).waivers
+        if (waiver.step_id, waiver.created_at, waiver.expires_at) not in created
+    ]
+
+
+def _audited_creations(path: Path) -> set[tuple[str, datetime, datetime]]:
+    found: set[tuple[str, datetime, datetime]] = set()
+    for _, line in read_json_lines(path)[0]:
+        if line.get("action") != CREATE:
+            continue
+        try:
+            found.add(
+                (
+                    str(line["step_id"]),
+                    parse_time(line["timestamp"]),
+                    parse_time(line["expires_at"]),
+                )
+            )
+        except (KeyError, ValueError):
+            continue
+    return found
+
+
+def list_waivers(
+    config: ProjectConfig, include_all: bool = False, now: datetime | None = None
+) -> WaiverListing:
+    """Active waivers (every record with ``include_all``) in file order, and which are unaudited."""
+    moment = _clock(now)
+    store = read_waiver_file(config.waivers_path)
+    shown = tuple(w for w in store.waivers if include_all or w.state(moment) == ACTIVE)
+    return WaiverListing(shown, frozenset(unaudited(config)), store.warnings)

@@ -571,9 +571,10 @@ def test_emit_all_with_backend_none_writes_and_pushes_nothing(
 
 
 def test_emit_all_local_writes_both_files_and_explains_the_skipped_push(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default backend writes textfile and JSONL; a requested push is skipped with a reason."""
+    """The local backend writes textfile and JSONL; a requested push is skipped with a reason."""
+    monkeypatch.setenv("SELFTEST_METRICS_BACKEND", "local")
     warnings = metrics.emit_all(
         make_report(), textfile=tmp_path / "m.prom", jsonl=tmp_path / "m.jsonl",
         pushgateway="127.0.0.1:9", environment="ci",
