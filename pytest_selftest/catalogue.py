@@ -51,6 +51,7 @@ KNOWN_KEYS = (
 # selftest-core's root file format carries keys this plugin accepts and ignores.
 ROOT_ONLY_STEP_KEYS = ("allow_fail_in_degraded",)
 ROOT_ONLY_TOP_KEYS = ("mode", "verbose", "write_report", "report_path")
+FAILING_STATUSES = frozenset({"FAIL", "TIMEOUT"})
 _SHELL_WORDS = frozenset(
     [
         "if",
@@ -517,7 +518,7 @@ def _check_keys(reader: _StepReader, is_root: bool) -> None:
 def _default_requires(run: Sequence[str]) -> tuple[str, ...]:
     """The first word of each command, unless it is a shell word, an assignment or a variable."""
     found: list[str] = []
-    for command in run:
+    for command in (part for joined in run for part in joined.split("&&")):
         words = command.split()
         word = words[0] if words else ""
         if word and word not in _SHELL_WORDS and "=" not in word and not word.startswith("$"):

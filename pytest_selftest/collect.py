@@ -233,14 +233,19 @@ class CollectionPlugin:
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         """Apply the selection options, put back rescued dependencies, restore plan order."""
-        chosen = self.run.chosen_ids
-        if chosen is not None:
-            deselected = [item for item in items if _selection_id(item) not in chosen]
-            items[:] = [item for item in items if _selection_id(item) in chosen]
+        if self.run.chosen_ids is not None:
+            deselected = [item for item in items if not self._chosen(item)]
+            items[:] = [item for item in items if self._chosen(item)]
             if deselected:
                 config.hook.pytest_deselected(items=deselected)
         items.extend(item for item in self.rescued if item not in items)
         _plan_order(items, self.run.catalogue.ids)
+
+    def _chosen(self, item: pytest.Item) -> bool:
+        chosen = self.run.chosen_ids or frozenset()
+        if isinstance(item, StepItem):
+            return item.step.id in chosen
+        return self.run.tests_selected or item.nodeid in chosen
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         board = session.config.stash[BOARD_KEY]
@@ -282,10 +287,6 @@ def _is_deciding(report: pytest.TestReport) -> bool:
     if report.when == "setup":
         return report.outcome != "passed"
     return report.when == "call"
-
-
-def _selection_id(item: pytest.Item) -> str:
-    return item.step.id if isinstance(item, StepItem) else item.nodeid
 
 
 def _plan_order(items: list[pytest.Item], plan: tuple[str, ...]) -> None:

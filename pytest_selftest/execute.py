@@ -114,12 +114,20 @@ class CommandOutcome:
 
 
 def run_command(
-    command: str, *, env: Mapping[str, str], cwd: Path, timeout: float, redact: Redactor
+    command: str,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    redact: Redactor,
+    tails: dict[str, _Tail] | None = None,
 ) -> CommandOutcome:
     """Run ``command`` with the shell in a new process group; kill the group when done.
 
-    A command that cannot start (a missing ``cwd``) exits 127 with the reason on stderr.
+    ``tails`` carries output over from earlier commands of the same step. A command that
+    cannot start (a missing ``cwd``) exits 127 with the reason on stderr.
     """
+    tails = {"stdout": _Tail(), "stderr": _Tail()} if tails is None else tails
     try:
         process = subprocess.Popen(
             command,
@@ -133,9 +141,8 @@ def run_command(
         )
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        message = redact(f"cannot start the command in {cwd}: {reason}")
-        return CommandOutcome(127, False, "", message)
-    tails = {"stdout": _Tail(), "stderr": _Tail()}
+        tails["stderr"].add(f"cannot start the command in {cwd}: {reason}".encode())
+        return _outcome(127, False, tails, redact)
     try:
         timed_out = _pump(process, tails, time.monotonic() + timeout)
     finally:
@@ -148,39 +155,77 @@ def run_command(
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+    return _outcome(None if timed_out else process.returncode, timed_out, tails, redact)
+
+
+def _outcome(
+    exit_code: int | None, timed_out: bool, tails: dict[str, _Tail], redact: Redactor
+) -> CommandOutcome:
     return CommandOutcome(
-        exit_code=None if timed_out else process.returncode,
-        timed_out=timed_out,
-        stdout=tails["stdout"].text(redact),
-        stderr=tails["stderr"].text(redact),
+        exit_code, timed_out, tails["stdout"].text(redact), tails["stderr"].text(redact)
     )
+
+
+def _exit_fd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` exits (Linux), else None (poll instead)."""
+    try:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return None
 
 
 def _pump(
     process: subprocess.Popen[bytes], tails: dict[str, _Tail], deadline: float, drain: bool = False
 ) -> bool:
-    """Read both pipes until the process exits (or, draining, until EOF); True on timeout."""
+    """Read both pipes until the process exits (or, draining, until EOF); True on timeout.
+
+    Waiting on the pipes and on the process's exit together means no sleep-and-poll loop: a
+    trivial step costs one fork and a few wake-ups.
+    """
+    exit_fd = None if drain else _exit_fd(process.pid)
     with selectors.DefaultSelector() as selector:
         for name, stream in (("stdout", process.stdout), ("stderr", process.stderr)):
             if stream is not None and not stream.closed:
                 selector.register(stream, selectors.EVENT_READ, name)
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return not drain
-            for key, _ in selector.select(timeout=min(remaining, 0.05)):
-                chunk = os.read(key.fd, _READ_CHUNK)
-                if chunk:
-                    tails[key.data].add(chunk)
-                else:
-                    selector.unregister(key.fileobj)
-            if not drain and process.poll() is not None:
-                return False
-    if not drain:
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ, "exit")
         try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0))
-        except subprocess.TimeoutExpired:
-            return True
+            return _select_until_done(process, selector, tails, deadline, drain, exit_fd)
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
+
+
+def _select_until_done(
+    process: subprocess.Popen[bytes],
+    selector: selectors.BaseSelector,
+    tails: dict[str, _Tail],
+    deadline: float,
+    drain: bool,
+    exit_fd: int | None,
+) -> bool:
+    while selector.get_map():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return not drain
+        wait = remaining if exit_fd is not None else min(remaining, 0.05)
+        for key, _ in selector.select(timeout=wait):
+            if key.data == "exit":
+                process.wait()
+                return False
+            chunk = os.read(key.fd, _READ_CHUNK)
+            if chunk:
+                tails[key.data].add(chunk)
+            else:
+                selector.unregister(key.fileobj)
+        if not drain and exit_fd is None and process.poll() is not None:
+            return False
+    if drain:
+        return False
+    try:
+        process.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        return True
     return False
 
 
@@ -251,29 +296,29 @@ def _run_once(step: Step, rootdir: Path, extra_params: Mapping[str, Any]) -> Ste
 def _run_commands(
     step: Step, rootdir: Path, env: Mapping[str, str], redact: Redactor
 ) -> StepResult:
+    """Run the commands in order, stopping at the first failure; output accumulates."""
     cwd = rootdir / step.cwd if step.cwd else rootdir
     deadline = time.monotonic() + step.timeout
+    tails = {"stdout": _Tail(), "stderr": _Tail()}
     outcome = CommandOutcome(0, False, "", "")
     for command in step.run:
         remaining = max(deadline - time.monotonic(), 0.001)
-        outcome = run_command(command, env=env, cwd=cwd, timeout=remaining, redact=redact)
+        outcome = run_command(
+            command, env=env, cwd=cwd, timeout=remaining, redact=redact, tails=tails
+        )
         if outcome.timed_out:
-            return StepResult(
-                "TIMEOUT",
-                "timeout",
-                exit_code=-1,
-                stdout_tail=outcome.stdout,
-                stderr_tail=outcome.stderr,
-            )
+            return _result("TIMEOUT", "timeout", -1, outcome)
         if outcome.exit_code != 0:
-            return StepResult(
-                "FAIL",
-                "nonzero_exit",
-                exit_code=outcome.exit_code,
-                stdout_tail=outcome.stdout,
-                stderr_tail=outcome.stderr,
-            )
-    return StepResult("PASS", exit_code=0, stdout_tail=outcome.stdout, stderr_tail=outcome.stderr)
+            return _result("FAIL", "nonzero_exit", outcome.exit_code, outcome)
+    return _result("PASS", None, 0, outcome)
+
+
+def _result(
+    status: str, reason: str | None, code: int | None, outcome: CommandOutcome
+) -> StepResult:
+    return StepResult(
+        status, reason, exit_code=code, stdout_tail=outcome.stdout, stderr_tail=outcome.stderr
+    )
 
 
 def _run_callable(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.waivers import Waiver
 
 PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
@@ -22,7 +23,6 @@ PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
     "skipped",
 )
 NON_BLOCKING = frozenset({WAIVED, TOLERATED, INFORMATIONAL})
-FAILING_STATUSES = frozenset({"FAIL", "TIMEOUT"})
 POLICY_KEYS = (
     "governance_budget",
     "require_waiver",

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.catalogue import CATEGORIES, SEVERITIES, TIERS, Catalogue
-from pytest_selftest.policy import FAILING_STATUSES, NON_BLOCKING, Policy, run_status
+from pytest_selftest.catalogue import CATEGORIES, FAILING_STATUSES, SEVERITIES, TIERS, Catalogue
+from pytest_selftest.policy import NON_BLOCKING, Policy, run_status
 
 REPORT_VERSION = "2.0"
 PLAN_VERSION = "1.0"

@@ -66,6 +66,9 @@ class SelftestRun:
     warnings: tuple[str, ...] = ()
     options_given: bool = False
     shard: str | None = None
+    # Whether ordinary tests stay selected: not with --selftest-step/--until; with shards,
+    # shard 1 runs them so that they run exactly once across the matrix.
+    tests_selected: bool = True
 
     @property
     def source_set(self) -> frozenset[Path]:
@@ -133,8 +136,10 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
     policy = _policy(config, project)
     chosen, skip_ids, warnings = _selection(config, catalogue)
     shard = config.getoption("selftest_shard", None)
+    tests_selected = chosen is None
     if shard:
         chosen = _in_shard(shard, catalogue, chosen, project.report_path)
+        tests_selected = tests_selected and shard.strip().startswith("1/")
     clock = datetime.now(timezone.utc)
     store = read_waiver_file(project.waivers_path)
     report_option = config.getoption("selftest_report", None)
@@ -149,6 +154,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         skip_ids=skip_ids,
         chosen_ids=chosen,
         shard=shard,
+        tests_selected=tests_selected,
         warnings=(*store.warnings, *warnings),
         options_given=bool(option_values(config)),
     )
@@ -194,7 +200,8 @@ def _in_shard(
         index, total = parse_shard(shard)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    ids = shard_steps(catalogue, index, total, recorded_durations(last_report))
+    durations = recorded_durations(last_report, catalogue.digest)
+    ids = shard_steps(catalogue, index, total, durations)
     return ids if chosen is None else ids & chosen
 
 

@@ -40,7 +40,8 @@ def git_branch(rootdir: Path) -> str:
     return _git(rootdir, "rev-parse", "--abbrev-ref", "HEAD") or "unknown"
 
 
-def _user() -> str:
+def current_user() -> str:
+    """$USER, else the login name, else ``unknown``."""
     try:
         return os.environ.get("USER") or getpass.getuser()
     except (KeyError, OSError):
@@ -66,7 +67,7 @@ def run_metadata(
         "platform": sys.platform,
         "git_branch": git_branch(rootdir),
         "git_commit": git_commit(rootdir),
-        "user": _user(),
+        "user": current_user(),
         "mode": env,
         "run_id": run_id,
         "env": env,

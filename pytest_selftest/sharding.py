@@ -66,10 +66,18 @@ def shard_steps(
     return frozenset(shards[index - 1])
 
 
-def recorded_durations(report_path: Path) -> dict[str, float]:
-    """Step durations (ms) from a previous report; empty when there is none or it is unreadable."""
+def recorded_durations(report_path: Path, catalogue_digest: str | None = None) -> dict[str, float]:
+    """Step durations (ms) from a previous full run of the same catalogue, else nothing.
+
+    A partial report (another shard, a selection) or one of another catalogue is ignored: every
+    shard of a CI matrix must see the same durations, or they would split differently.
+    """
     try:
-        results = json.loads(report_path.read_text(encoding="utf-8"))["results"]
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        metadata = report["metadata"]
+        if metadata.get("partial") or metadata.get("catalogue_digest") != catalogue_digest:
+            return {}
+        results = report["results"]
         return {r["step_id"]: float(r["duration_ms"]) for r in results if r.get("attempts")}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import CatalogueError, load_catalogue
-from pytest_selftest.runinfo import _user as current_user
+from pytest_selftest.runinfo import current_user
 from pytest_selftest.settings import ProjectConfig, step_sources
 
 APPROVED = "APPROVED"

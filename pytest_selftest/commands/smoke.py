@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.commands.project import (
     CommandError,
     add_rootdir_option,
@@ -19,7 +20,6 @@ from pytest_selftest.commands.project import (
     split_ids,
 )
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
-from pytest_selftest.policy import FAILING_STATUSES
 
 SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
 

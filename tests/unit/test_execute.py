@@ -276,11 +276,11 @@ def test_a_missing_cwd_fails_the_step_instead_of_crashing(tmp_path: Path) -> Non
 
 
 def test_a_list_of_commands_stops_at_the_first_failure(tmp_path: Path) -> None:
-    """Later commands do not run; the failing command's exit code and output are reported."""
+    """Later commands do not run; the exit code is the failing one's, the output all of theirs."""
     step = make_step("echo one", "echo two; exit 3", "touch third-ran")
     result = run_step(step, tmp_path)
     assert (result.status, result.reason, result.exit_code) == ("FAIL", "nonzero_exit", 3)
-    assert result.stdout_tail == "two\n"
+    assert result.stdout_tail == "one\ntwo\n"
     assert result.command == "echo one && echo two; exit 3 && touch third-ran"
     assert not (tmp_path / "third-ran").exists()
 
