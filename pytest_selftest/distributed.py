@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from xdist.workermanage import WorkerController
 
 from pytest_selftest.board import publish_status
 from pytest_selftest.catalogue import Catalogue
-from pytest_selftest.scheduling import critical_path_order
+from pytest_selftest.scheduling import ListPlanner
 from pytest_selftest.sharding import components, recorded_durations
 
 BOARD_INPUT = "selftest_board"
@@ -39,10 +40,10 @@ def uses_remote_workers(config: pytest.Config) -> bool:
 
 
 class DependencyScheduling(LoadScheduling):
-    """``--dist load``, but in dispatch order and keeping two items queued per worker.
+    """``--dist load`` driven by a :class:`~pytest_selftest.scheduling.ListPlanner`.
 
-    A worker starts an item only once it holds the next one, so two is the fewest that keeps
-    every worker busy; handing out more would let an item sit queued behind a step that waits.
+    Each worker holds two items: it starts one only once it holds the next, and holding more
+    would commit items to a worker long before the schedule knows where they run best.
     """
 
     def __init__(
@@ -55,12 +56,12 @@ class DependencyScheduling(LoadScheduling):
         super().__init__(config, log)
         self.catalogue = catalogue
         self.durations_ms = durations_ms
-        self.rank: dict[int, int] = {}
+        self.planner = ListPlanner([], [])
 
     def schedule(self) -> None:
         assert self.collection_is_completed
         if self.collection is not None:  # type: ignore[has-type]
-            for node in self.nodes:
+            for node in self.nodes:  # a worker joined after the start
                 self.check_schedule(node)
             return
         if not self._check_nodes_have_same_collection():
@@ -68,28 +69,49 @@ class DependencyScheduling(LoadScheduling):
             return
         collection: list[str] = next(iter(self.node2collection.values()))
         self.collection = collection
-        order = self._dispatch_order(collection)
-        self.rank = {index: position for position, index in enumerate(order)}
-        self.pending[:] = order
-        for node in self.nodes:
-            self.check_schedule(node)
+        self.planner = ListPlanner(*self._graph(collection))
+        self.pending = self.planner.pending  # the base class reads it to know when all is done
+        for _ in range(2):  # first every worker's first item, then every second one
+            for node in self.nodes:
+                self._send_next(node)
+
+    def mark_test_complete(
+        self, node: WorkerController, item_index: int, duration: float = 0
+    ) -> None:
+        self.planner.finished_item(node, item_index, time.monotonic())
+        super().mark_test_complete(node, item_index, duration)
 
     def check_schedule(self, node: WorkerController, duration: float = 0) -> None:
+        self.planner.add_worker(node)
+        while not node.shutting_down and len(self.node2pending[node]) < 2:
+            self._send_next(node)
+
+    def _send_next(self, node: WorkerController) -> None:
         if node.shutting_down:
             return
-        if self.pending:
-            missing = 2 - len(self.node2pending[node])
-            if missing > 0:
-                self._send_tests(node, missing)
-        else:
+        self.planner.add_worker(node)
+        index = self.planner.next_for(node, time.monotonic())
+        if index is None:
+            self.planner.retire(node)
             node.shutdown()
+            return
+        self.planner.sent(node, index, time.monotonic())
+        self.node2pending[node].append(index)
+        node.send_runtest_some([index])
 
     def remove_node(self, node: WorkerController) -> str | None:
-        crashitem: str | None = super().remove_node(node)
-        self.pending.sort(key=lambda index: self.rank.get(index, index))
-        return crashitem
+        pending = self.node2pending.pop(node)
+        self.planner.remove_worker(node)
+        if not pending:
+            return None
+        assert self.collection is not None
+        self.planner.drop(pending[0], time.monotonic())  # the crashed item: reported as failed
+        for other in self.nodes:
+            self.check_schedule(other)
+        return str(self.collection[pending[0]])
 
-    def _dispatch_order(self, collection: Sequence[str]) -> list[int]:
+    def _graph(self, collection: Sequence[str]) -> tuple[list[list[int]], list[float]]:
+        """Each item's dependencies (as indices) and expected duration in seconds."""
         by_nodeid = {step.nodeid: step for step in self.catalogue.steps}
         position = {
             by_nodeid[nodeid].id: index
@@ -107,7 +129,7 @@ class DependencyScheduling(LoadScheduling):
             deps.append([position[d] for d in step.depends_on if d in position])
             recorded = self.durations_ms.get(step.id)
             durations.append(recorded / 1000 if recorded is not None else DEFAULT_STEP_SECONDS)
-        return critical_path_order(deps, durations)
+        return deps, durations
 
 
 class ComponentScheduling(LoadScopeScheduling):
@@ -145,7 +167,7 @@ class XdistControllerPlugin:
             return None
         if not self.shares_results:
             return ComponentScheduling(config, log, self.catalogue)
-        durations = recorded_durations(self.report_path)
+        durations = recorded_durations(self.report_path, self.catalogue.digest)
         return DependencyScheduling(config, log, self.catalogue, durations)
 
     @pytest.hookimpl
