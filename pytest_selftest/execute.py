@@ -249,8 +249,16 @@ def dependency_gate(
 
 
 def step_environment(step: Step, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a step sees: the inherited one plus its own ``env``."""
+    """The environment a step sees: the inherited one plus its own ``env``.
+
+    The folder of the running Python comes first on PATH (as tox does), so steps find the
+    virtualenv's tools (ruff, mypy, pytest) even when it was not activated.
+    """
     env = dict(os.environ if base is None else base)
+    scripts = os.path.dirname(sys.executable)
+    path = env.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        env["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
     env.update(step.env)
     return env
 

@@ -288,11 +288,13 @@ def plan_text(catalogue: Catalogue, selected: Iterable[str] | None = None) -> st
     chosen = set(catalogue.ids if selected is None else selected)
     steps = [s for s in catalogue.steps if s.id in chosen]
     lines = []
+    width = len(f"[{len(steps)}]")
     for number, step in enumerate(steps, start=1):
         deps = f" (depends: {', '.join(step.depends_on)})" if step.depends_on else ""
+        index = f"[{number}]"
         lines.append(
-            f"[{number}] {step.id:<20} [{step.tier.upper():<10}] [{step.severity.upper():<8}] "
-            f"[{step.category.upper():<12}] {step.description}{deps}"
+            f"{index:<{width}} {step.id:<20} [{step.tier.upper():<10}] "
+            f"[{step.severity.upper():<8}] [{step.category.upper():<12}] {step.description}{deps}"
         )
     lines.append("")
     for number, wave in enumerate(catalogue.waves(chosen), start=1):

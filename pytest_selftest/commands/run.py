@@ -29,7 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def pytest_arguments(args: argparse.Namespace) -> list[str]:
     """The pytest command line: ``--selftest-env`` from ``--env``, then the user's arguments."""
-    arguments = ["--selftest"]
+    # "-p selftest" loads the plugin even where addopts says "-p no:selftest" (as this
+    # project's own pyproject does, to keep its test suite from writing state files).
+    arguments = ["-p", "selftest", "--selftest"]
     if args.env:
         arguments.append(f"--selftest-env={args.env}")
     return [*arguments, *args.extra]

@@ -56,7 +56,10 @@ def _print_result(step_id: str, result: StepResult) -> None:
     detail = result.reason if result.status == "SKIP" else f"{result.duration_ms} ms"
     sys.stdout.write(f"{result.status:<8} {step_id} ({detail})\n")
     if result.status in FAILING_STATUSES:
-        for name, tail in (("stdout", result.stdout_tail), ("stderr", result.stderr_tail)):
+        streams = [("stderr", result.stderr_tail)]
+        if not result.findings:  # a check's stdout repeats its findings
+            streams.insert(0, ("stdout", result.stdout_tail))
+        for name, tail in streams:
             for line in tail.strip().splitlines()[-20:]:
                 sys.stdout.write(f"    {name}: {line}\n")
         for finding in result.findings:

@@ -38,16 +38,25 @@ def git_repo(tmp_path: Path) -> Path:
 
 def _env() -> dict[str, str]:
     return {
-        **os.environ, "USER": "tester", "VIRTUAL_ENV": "/venv",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+        **os.environ,
+        "USER": "tester",
+        "VIRTUAL_ENV": "/venv",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
     }
 
 
 def selftest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest_selftest.cli", *args],
-        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -63,14 +72,37 @@ def write_report(git_repo: Path, *results: dict[str, Any], env: str = "staging")
         "version": "2.0",
         "metadata": {"env": env, "run_id": "r1", "git_commit": "abc", "git_branch": "main"},
         "summary": {
-            "verdict": "FAIL", "status": "DEGRADED", "exit_code": 1,
-            "exit_reason": "blocking_failures", "failed_steps": ["bdd"],
-            "policy": {"env": env, "governance_budget": 1, "governance_non_blocking": 0,
-                       "require_waiver": True, "honour_waivers": True, "optional_blocks": False},
-            "by_tier": {"kernel": {"passed": 1, "failed": 0, "waived": 0, "tolerated": 0,
-                                   "skipped": 0, "total": 1},
-                        "governance": {"passed": 0, "failed": 1, "waived": 0, "tolerated": 0,
-                                       "skipped": 0, "total": 1}},
+            "verdict": "FAIL",
+            "status": "DEGRADED",
+            "exit_code": 1,
+            "exit_reason": "blocking_failures",
+            "failed_steps": ["bdd"],
+            "policy": {
+                "env": env,
+                "governance_budget": 1,
+                "governance_non_blocking": 0,
+                "require_waiver": True,
+                "honour_waivers": True,
+                "optional_blocks": False,
+            },
+            "by_tier": {
+                "kernel": {
+                    "passed": 1,
+                    "failed": 0,
+                    "waived": 0,
+                    "tolerated": 0,
+                    "skipped": 0,
+                    "total": 1,
+                },
+                "governance": {
+                    "passed": 0,
+                    "failed": 1,
+                    "waived": 0,
+                    "tolerated": 0,
+                    "skipped": 0,
+                    "total": 1,
+                },
+            },
         },
         "results": list(results),
     }
@@ -78,10 +110,19 @@ def write_report(git_repo: Path, *results: dict[str, Any], env: str = "staging")
     return report
 
 
-BDD_FAILED = {"step_id": "bdd", "nodeid": "steps/s.yaml::bdd", "description": "BDD scenarios",
-              "tier": "governance", "status": "FAIL", "verdict": "failed",
-              "reason": "nonzero_exit", "exit_code": 1, "stdout_tail": "",
-              "stderr_tail": "2 scenarios failed", "remediation": "make bdd"}
+BDD_FAILED = {
+    "step_id": "bdd",
+    "nodeid": "steps/s.yaml::bdd",
+    "description": "BDD scenarios",
+    "tier": "governance",
+    "status": "FAIL",
+    "verdict": "failed",
+    "reason": "nonzero_exit",
+    "exit_code": 1,
+    "stdout_tail": "",
+    "stderr_tail": "2 scenarios failed",
+    "remediation": "make bdd",
+}
 
 
 # --- waivers -----------------------------------------------------------------------------------
@@ -106,12 +147,19 @@ def test_waiver_create_records_and_prints_the_waiver(git_repo: Path) -> None:
     ("args", "message"),
     [
         (["nope"], "ERROR: unknown step 'nope'\n"),
-        (["build"], "ERROR: step 'build' is a kernel step: kernel failures always block and "
-                    "cannot be waived\n"),
-        (["bdd", "--hours", "0"],
-         "ERROR: hours must be between 1 and 168 (max_waiver_hours), got 0\n"),
-        (["bdd", "--hours", "200"],
-         "ERROR: hours must be between 1 and 168 (max_waiver_hours), got 200\n"),
+        (
+            ["build"],
+            "ERROR: step 'build' is a kernel step: kernel failures always block and "
+            "cannot be waived\n",
+        ),
+        (
+            ["bdd", "--hours", "0"],
+            "ERROR: hours must be between 1 and 168 (max_waiver_hours), got 0\n",
+        ),
+        (
+            ["bdd", "--hours", "200"],
+            "ERROR: hours must be between 1 and 168 (max_waiver_hours), got 200\n",
+        ),
         (["bdd", "--reason", " "], "ERROR: reason must not be empty\n"),
     ],
 )
@@ -119,8 +167,9 @@ def test_refused_waivers_exit_2_with_one_error_line(
     git_repo: Path, args: list[str], message: str
 ) -> None:
     """Bad input: exit 2, one line on stderr, nothing on stdout, no store written."""
-    done = selftest(git_repo, "waiver", "create", *args[:1], "--reason", "r", "--approver", "a",
-                    *args[1:])
+    done = selftest(
+        git_repo, "waiver", "create", *args[:1], "--reason", "r", "--approver", "a", *args[1:]
+    )
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message)
     assert not (git_repo / ".selftest").exists()
 
@@ -131,17 +180,27 @@ def test_the_override_alias_and_revoke_with_by(git_repo: Path) -> None:
     revoked = selftest(git_repo, "override", "revoke", "bdd", "--by", "alice")
     again = selftest(git_repo, "waiver", "revoke", "bdd")
     assert (revoked.returncode, revoked.stdout) == (0, "Waiver revoked for bdd (by alice)\n")
-    assert (again.returncode, again.stdout, again.stderr) == (
-        1, "", "No active waiver for bdd\n"
-    )
+    assert (again.returncode, again.stdout, again.stderr) == (1, "", "No active waiver for bdd\n")
     assert records(git_repo)[0]["revoked_by"] == "alice"
 
 
 def test_waiver_list_shows_active_waivers_and_all_records_as_json(git_repo: Path) -> None:
     """Text for the active one; ``--all --json`` with state and audit flags."""
     selftest(git_repo, "waiver", "create", "bdd", "--reason", "r1", "--approver", "a")
-    selftest(git_repo, "waiver", "create", "bdd", "--reason", "r2", "--approver", "b", "--hours",
-             "2", "--env", "staging")
+    selftest(
+        git_repo,
+        "waiver",
+        "create",
+        "bdd",
+        "--reason",
+        "r2",
+        "--approver",
+        "b",
+        "--hours",
+        "2",
+        "--env",
+        "staging",
+    )
     first, second = records(git_repo)
     listed = selftest(git_repo, "waiver", "list")
     assert listed.stdout == (
@@ -153,7 +212,8 @@ def test_waiver_list_shows_active_waivers_and_all_records_as_json(git_repo: Path
     )
     every = json.loads(selftest(git_repo, "waiver", "list", "--all", "--json").stdout)
     assert [(w["reason"], w["state"], w["audited"]) for w in every["waivers"]] == [
-        ("r1", "active", True), ("r2", "active", True),
+        ("r1", "active", True),
+        ("r2", "active", True),
     ]
 
 
@@ -182,14 +242,26 @@ def test_an_unwritable_store_exits_2_naming_the_path(git_repo: Path) -> None:
     done = selftest(git_repo, "waiver", "create", "bdd", "--reason", "r", "--approver", "a")
     store = git_repo / ".selftest" / "overrides.json"
     assert (done.returncode, done.stdout, done.stderr) == (
-        2, "", f"ERROR: cannot write {store}: cannot create lock file {store}.lock: File exists\n"
+        2,
+        "",
+        f"ERROR: cannot write {store}: cannot create lock file {store}.lock: File exists\n",
     )
 
 
 def test_rootdir_picks_the_project_from_anywhere(git_repo: Path, tmp_path: Path) -> None:
     """``--rootdir`` works from an unrelated folder."""
-    done = selftest(tmp_path, "waiver", "create", "bdd", "--reason", "r", "--approver", "a",
-                    "--rootdir", str(git_repo))
+    done = selftest(
+        tmp_path,
+        "waiver",
+        "create",
+        "bdd",
+        "--reason",
+        "r",
+        "--approver",
+        "a",
+        "--rootdir",
+        str(git_repo),
+    )
     assert done.returncode == 0
     assert records(git_repo)[0]["step_id"] == "bdd"
 
@@ -202,17 +274,30 @@ def log_entries(git_repo: Path, *entries: dict[str, Any], extra: str = "") -> No
     (git_repo / "selftest_degradations.log").write_text("\n".join(lines) + "\n" + extra)
 
 
-ENTRY = {"timestamp": "2026-01-10T11:59:00Z", "step_id": "bdd", "step_name": "BDD scenarios",
-         "tier": "governance", "status": "FAIL", "reason": "nonzero_exit", "message": "boom",
-         "severity": "warning", "remediation": "make bdd", "run_id": "r1", "git_commit": "abc",
-         "env": "dev", "verdict": "tolerated"}
+ENTRY = {
+    "timestamp": "2026-01-10T11:59:00Z",
+    "step_id": "bdd",
+    "step_name": "BDD scenarios",
+    "tier": "governance",
+    "status": "FAIL",
+    "reason": "nonzero_exit",
+    "message": "boom",
+    "severity": "warning",
+    "remediation": "make bdd",
+    "run_id": "r1",
+    "git_commit": "abc",
+    "env": "dev",
+    "verdict": "tolerated",
+}
 
 
 def test_degradations_with_no_log_is_not_an_error(git_repo: Path) -> None:
     """Exit 0 and a zero total."""
     done = selftest(git_repo, "degradations")
     assert (done.returncode, done.stdout, done.stderr) == (
-        0, "No degradations logged.\n\nTotal degradations: 0\n", ""
+        0,
+        "No degradations logged.\n\nTotal degradations: 0\n",
+        "",
     )
 
 
@@ -239,7 +324,9 @@ def test_degradations_json_forms_and_filters(git_repo: Path) -> None:
     assert json.loads(selftest(git_repo, "degradations", "--json").stdout) == [ENTRY, other]
     v2 = json.loads(selftest(git_repo, "degradations", "--json-v2", "--step", "cov").stdout)
     assert (v2["version"], v2["metadata"]["log_file"], v2["metadata"]["total_entries"]) == (
-        "2.0", "selftest_degradations.log", 1
+        "2.0",
+        "selftest_degradations.log",
+        1,
     )
     since = json.loads(selftest(git_repo, "degradations", "--json", "--since", "2025-01-01").stdout)
     assert since == [ENTRY]
@@ -249,7 +336,8 @@ def test_degradations_rejects_a_bad_since_with_exit_2(git_repo: Path) -> None:
     """A refused option value is one error line."""
     done = selftest(git_repo, "degradations", "--since", "soon")
     assert (done.returncode, done.stderr) == (
-        2, "ERROR: --since expects Nd, Nh or an ISO date, got 'soon'\n"
+        2,
+        "ERROR: --since expects Nd, Nh or an ISO date, got 'soon'\n",
     )
 
 
@@ -311,7 +399,9 @@ def test_report_without_a_report_exits_2_with_a_clear_message(git_repo: Path) ->
     """Nothing to show is refused input, not a traceback."""
     done = selftest(git_repo, "report", "--md")
     assert (done.returncode, done.stdout, done.stderr) == (
-        2, "", f"ERROR: no report at {git_repo / 'selftest_report.json'}: run the selftest first "
+        2,
+        "",
+        f"ERROR: no report at {git_repo / 'selftest_report.json'}: run the selftest first "
         "(selftest run)\n",
     )
 
@@ -321,8 +411,8 @@ def test_report_of_a_file_that_is_not_json_exits_2(git_repo: Path) -> None:
     (git_repo / "broken.json").write_text("{")
     done = selftest(git_repo, "report", "broken.json")
     assert (done.returncode, done.stderr) == (
-        2, "ERROR: broken.json:1: not valid JSON: Expecting property name enclosed in double "
-        "quotes\n",
+        2,
+        "ERROR: broken.json:1: not valid JSON: Expecting property name enclosed in double quotes\n",
     )
 
 
@@ -349,9 +439,11 @@ def test_report_prints_markdown_json_and_text(git_repo: Path) -> None:
 
 def test_a_staging_failure_is_waived_through_the_commands(git_repo: Path) -> None:
     """Run fails in staging, the Markdown says how to waive, the waiver makes the rerun pass."""
-    (git_repo / "steps" / "s.yaml").write_text(STEPS.replace(
-        'run: "true", remediation', 'run: "echo 2 scenarios failed >&2; exit 1", remediation'
-    ))
+    (git_repo / "steps" / "s.yaml").write_text(
+        STEPS.replace(
+            'run: "true", remediation', 'run: "echo 2 scenarios failed >&2; exit 1", remediation'
+        )
+    )
     assert selftest(git_repo, "run", "--env", "staging", "-q").returncode == 1
     assert "selftest waiver create bdd --reason" in selftest(git_repo, "report", "--md").stdout
     selftest(git_repo, "waiver", "create", "bdd", "--reason", "see #456", "--approver", "lead")
@@ -367,11 +459,26 @@ def test_a_staging_failure_is_waived_through_the_commands(git_repo: Path) -> Non
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_override_create_forwards_hours(git_repo: Path) -> None:
     """``HOURS=48`` reaches the waiver (the original dropped it); quotes in REASON are safe."""
-    reason = "it said \"no\" and `date` isn't run"
+    reason = 'it said "no" and `date` isn\'t run'
     done = subprocess.run(
-        ["make", "-s", "-f", str(MAKEFILE), "override-create", "STEP=bdd",
-         f"REASON={reason}", "APPROVER=lead", "HOURS=48", f"SELFTEST={SELFTEST}"],
-        cwd=git_repo, env=_env(), capture_output=True, text=True, timeout=60, check=False,
+        [
+            "make",
+            "-s",
+            "-f",
+            str(MAKEFILE),
+            "override-create",
+            "STEP=bdd",
+            f"REASON={reason}",
+            "APPROVER=lead",
+            "HOURS=48",
+            f"SELFTEST={SELFTEST}",
+        ],
+        cwd=git_repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     (record,) = records(git_repo)
@@ -386,7 +493,12 @@ def test_make_override_create_without_step_prints_usage(git_repo: Path) -> None:
     """Missing variables are a usage error before anything runs."""
     done = subprocess.run(
         ["make", "-s", "-f", str(MAKEFILE), "override-create", f"SELFTEST={SELFTEST}"],
-        cwd=git_repo, env=_env(), capture_output=True, text=True, timeout=60, check=False,
+        cwd=git_repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.startswith(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,6 @@ from selftest_repo import SelftestRepo, step, validate_report
 
 def selftest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the ``selftest`` console script the way a user does."""
-    import os
-
     environment = {**os.environ, **env}
     return subprocess.run(
         [sys.executable, "-m", "pytest_selftest.cli", *args],
@@ -124,8 +123,14 @@ def test_smoke_imports_neither_pytest_nor_heavy_libraries(project: Path) -> None
         "heavy = {'pytest', '_pytest', 'jsonschema', 'gherkin', 'coverage', 'prometheus_client',"
         " 'markdown_it'} & {m.split('.')[0] for m in sys.modules}; print(sorted(heavy))"
     )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean,
     )
     assert done.stdout.splitlines()[-1] == "[]"
 
@@ -179,3 +184,18 @@ def test_plan_rejects_an_unknown_step_id(project: Path) -> None:
     """An unknown id in --step is a configuration error."""
     done = selftest(project, "plan", "--step", "nope")
     assert (done.returncode, done.stderr) == (2, "ERROR: Unknown step id: nope\n")
+
+
+def test_run_works_where_addopts_disables_the_plugin(project: Path) -> None:
+    """`selftest run` loads the plugin even under addopts `-p no:selftest` (as in this repo)."""
+    (project / "pytest.ini").write_text("[pytest]\naddopts = -p no:selftest\n")
+    done = selftest(project, "run", "--env", "dev", "-p", "no:hypothesispytest")
+    assert done.returncode == 0
+    assert "Verdict: PASS (exit code 0: ok)" in done.stdout
+
+
+def test_plan_numbers_stay_aligned_past_nine_steps(repo: SelftestRepo) -> None:
+    """With ten steps the step ids still start in one column."""
+    repo.steps(*(step(f"s{i}", "governance") for i in range(10)))
+    lines = selftest(repo.path, "plan").stdout.splitlines()[:10]
+    assert {line.index(" s") for line in lines} == {4}

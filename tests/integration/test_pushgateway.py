@@ -74,8 +74,16 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy and no SELFTEST_* variable of the machine changes what these tests see."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY", "SELFTEST_ENVIRONMENT", "SELFTEST_METRICS_BACKEND"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "SELFTEST_ENVIRONMENT",
+        "SELFTEST_METRICS_BACKEND",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -89,9 +97,13 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "pushgateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [binary, f"--web.listen-address={url.removeprefix('http://')}",
-             f"--persistence.file={tmp_path / 'pushgateway.data'}"],
-            stdout=output, stderr=subprocess.STDOUT,
+            [
+                binary,
+                f"--web.listen-address={url.removeprefix('http://')}",
+                f"--persistence.file={tmp_path / 'pushgateway.data'}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_ready(url, process, log)
@@ -118,8 +130,10 @@ def selftest_samples(exposition: str) -> dict[Sample, float]:
 def with_group(samples: Mapping[Sample, float], run_id: str) -> dict[Sample, float]:
     """``samples`` as the gateway exposes them: job and instance labels added."""
     return {
-        (name, tuple(sorted({**dict(labels), "job": "selftest", "instance": run_id}.items()))):
-        value
+        (
+            name,
+            tuple(sorted({**dict(labels), "job": "selftest", "instance": run_id}.items())),
+        ): value
         for (name, labels), value in samples.items()
     }
 
@@ -140,14 +154,31 @@ def test_a_push_lands_as_job_selftest_with_the_run_id_as_instance(
     got = selftest_samples(exposed)
     assert got == with_group(textfile_samples(report, tmp_path), "20261129T064512Z-3f2a9c")
     group = {"instance": "20261129T064512Z-3f2a9c", "job": "selftest"}
-    step = ("selftest_step_total", tuple(sorted({
-        **group, "env": "staging", "step_id": "bdd", "tier": "governance",
-        "result": "waived"}.items())))
+    step = (
+        "selftest_step_total",
+        tuple(
+            sorted(
+                {
+                    **group,
+                    "env": "staging",
+                    "step_id": "bdd",
+                    "tier": "governance",
+                    "result": "waived",
+                }.items()
+            )
+        ),
+    )
     assert got[step] == 1.0
-    assert got[("selftest_run_overall_status",
-                tuple(sorted({**group, "env": "staging"}.items())))] == 0.5
-    pushed_at = [s for f in text_string_to_metric_families(exposed) for s in f.samples
-                 if s.name == "push_time_seconds" and s.labels == group]
+    assert (
+        got[("selftest_run_overall_status", tuple(sorted({**group, "env": "staging"}.items())))]
+        == 0.5
+    )
+    pushed_at = [
+        s
+        for f in text_string_to_metric_families(exposed)
+        for s in f.samples
+        if s.name == "push_time_seconds" and s.labels == group
+    ]
     assert len(pushed_at) == 1
 
 
@@ -159,8 +190,18 @@ def test_each_run_is_its_own_group_and_a_repush_replaces_it(
     second = make_report(run_id="run-2", env="prod", wall_duration_ms=5000)
     assert metrics.push(first, pushgateway) is None
     assert metrics.push(second, pushgateway) is None
-    redone = make_report([{"step_id": "core-checks", "tier": "kernel", "status": "FAIL",
-                           "verdict": "failed", "duration_ms": 10}], run_id="run-1")
+    redone = make_report(
+        [
+            {
+                "step_id": "core-checks",
+                "tier": "kernel",
+                "status": "FAIL",
+                "verdict": "failed",
+                "duration_ms": 10,
+            }
+        ],
+        run_id="run-1",
+    )
     assert metrics.push(redone, pushgateway, environment="staging-eu") is None
     got = selftest_samples(get(f"{pushgateway}/metrics"))
     expected = {
@@ -181,7 +222,8 @@ def test_a_push_the_gateway_refuses_becomes_a_warning(pushgateway: str) -> None:
     """A type clash with an existing group is HTTP 400 from the gateway: a warning, no exception."""
     clash = b"# TYPE selftest_run_overall_status counter\nselftest_run_overall_status 1\n"
     request = urllib.request.Request(
-        f"{pushgateway}/metrics/job/selftest/instance/other", data=clash, method="PUT")
+        f"{pushgateway}/metrics/job/selftest/instance/other", data=clash, method="PUT"
+    )
     with DIRECT.open(request, timeout=5):
         pass
     warning = metrics.push(make_report(run_id="run-3"), pushgateway)

@@ -34,9 +34,16 @@ RUN = {"timestamp": "2026-01-10T11:59:00Z", "run_id": "r1", "git_commit": "abc",
 def result(**values: Any) -> dict[str, Any]:
     """A v2 report result with the keys the log uses."""
     base: dict[str, Any] = {
-        "step_id": "bdd", "nodeid": "steps/s.yaml::bdd", "description": "BDD scenarios",
-        "tier": "governance", "status": "FAIL", "reason": "nonzero_exit", "stdout_tail": "",
-        "stderr_tail": "", "severity": "warning", "remediation": "make bdd",
+        "step_id": "bdd",
+        "nodeid": "steps/s.yaml::bdd",
+        "description": "BDD scenarios",
+        "tier": "governance",
+        "status": "FAIL",
+        "reason": "nonzero_exit",
+        "stdout_tail": "",
+        "stderr_tail": "",
+        "severity": "warning",
+        "remediation": "make bdd",
         "verdict": "tolerated",
     }
     base.update(values)
@@ -55,10 +62,19 @@ def test_append_writes_the_spec_fields_in_the_spec_order(tmp_path: Path) -> None
     first, second = (json.loads(line) for line in log.read_text().splitlines())
     assert list(first) == list(FIELDS)
     assert first == {
-        "timestamp": "2026-01-10T11:59:00Z", "step_id": "bdd", "step_name": "BDD scenarios",
-        "tier": "governance", "status": "FAIL", "reason": "nonzero_exit", "message": "boom\n",
-        "severity": "warning", "remediation": "make bdd", "run_id": "r1", "git_commit": "abc",
-        "env": "dev", "verdict": "tolerated",
+        "timestamp": "2026-01-10T11:59:00Z",
+        "step_id": "bdd",
+        "step_name": "BDD scenarios",
+        "tier": "governance",
+        "status": "FAIL",
+        "reason": "nonzero_exit",
+        "message": "boom\n",
+        "severity": "warning",
+        "remediation": "make bdd",
+        "run_id": "r1",
+        "git_commit": "abc",
+        "env": "dev",
+        "verdict": "tolerated",
     }
     assert second == dict.fromkeys(FIELDS) | {"step_id": "x"}
 
@@ -92,8 +108,12 @@ def test_a_step_without_remediation_gets_the_command_that_reruns_it() -> None:
 def test_entries_for_report_pick_non_blocking_failures_outside_the_kernel() -> None:
     """Waived, tolerated and informational are logged; failed, passed and kernel never."""
     report = {
-        "metadata": {"timestamp": "2026-01-10T11:59:00Z", "run_id": "r9", "git_commit": "f00",
-                     "env": "staging"},
+        "metadata": {
+            "timestamp": "2026-01-10T11:59:00Z",
+            "run_id": "r9",
+            "git_commit": "f00",
+            "env": "staging",
+        },
         "results": [
             result(step_id="a", verdict="waived"),
             result(step_id="b", verdict="tolerated"),
@@ -210,8 +230,10 @@ def test_a_bad_since_value_says_what_is_expected() -> None:
 def test_select_filters_by_step_and_time() -> None:
     """``--step`` and ``--since`` combine; an undated entry is never 'since'."""
     entries = [
-        entry("a", "2026-01-01T00:00:00Z", "r1"), entry("a", "2026-01-09T00:00:00Z", "r2"),
-        entry("b", "2026-01-09T00:00:00Z", "r2"), entry("a", "garbage", "r3"),
+        entry("a", "2026-01-01T00:00:00Z", "r1"),
+        entry("a", "2026-01-09T00:00:00Z", "r2"),
+        entry("b", "2026-01-09T00:00:00Z", "r2"),
+        entry("a", "garbage", "r3"),
     ]
     since = datetime(2026, 1, 5, tzinfo=timezone.utc)
     assert [e["run_id"] for e in select(entries, step="a")] == ["r1", "r2", "r3"]
@@ -243,8 +265,9 @@ def test_concerning_finds_repeats_over_days_recent_runs_and_drift() -> None:
 
 def test_nothing_concerning_says_none() -> None:
     """Two runs are not three: no recent-runs pattern, and the view says none."""
-    found = concerns([entry("a", "2026-01-01T00:00:00Z", "r1"),
-                      entry("a", "2026-01-01T01:00:00Z", "r2")])
+    found = concerns(
+        [entry("a", "2026-01-01T00:00:00Z", "r1"), entry("a", "2026-01-01T01:00:00Z", "r2")]
+    )
     assert render_concerns(found) == "Concerning patterns:\n  none\n"
 
 
@@ -252,7 +275,10 @@ def test_json_v2_wraps_the_entries_with_version_and_metadata() -> None:
     """SPEC §11's ``--json-v2`` document."""
     assert json_v2([{"step_id": "a"}], "selftest_degradations.log", NOW) == {
         "version": "2.0",
-        "metadata": {"timestamp": "2026-01-10T12:00:00Z",
-                     "log_file": "selftest_degradations.log", "total_entries": 1},
+        "metadata": {
+            "timestamp": "2026-01-10T12:00:00Z",
+            "log_file": "selftest_degradations.log",
+            "total_entries": 1,
+        },
         "entries": [{"step_id": "a"}],
     }

@@ -44,8 +44,13 @@ def make_repo(root: Path, steps: str = STEPS, git: bool = True) -> ProjectConfig
     (root / "steps" / "s.yaml").write_text(steps)
     (root / "pyproject.toml").write_text("[tool.selftest]\n")
     if git:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
         for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
             subprocess.run(["git", *args], cwd=root, env=env, check=True)
     return load_project_config(root)
@@ -61,8 +66,14 @@ def report(*results: dict[str, Any]) -> dict[str, Any]:
 
 def failure(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "step_id": "bdd", "nodeid": "steps/s.yaml::bdd", "status": "FAIL", "verdict": "failed",
-        "exit_code": 1, "stdout_tail": "", "stderr_tail": "", "remediation": "make bdd",
+        "step_id": "bdd",
+        "nodeid": "steps/s.yaml::bdd",
+        "status": "FAIL",
+        "verdict": "failed",
+        "exit_code": 1,
+        "stdout_tail": "",
+        "stderr_tail": "",
+        "remediation": "make bdd",
     }
     base.update(values)
     return base
@@ -79,7 +90,10 @@ def test_a_clean_repository_whose_steps_pass_is_healthy(tmp_path: Path) -> None:
     found = diagnose(project, report(passed), catalogue_of(project))
     assert found.summary == HEALTHY
     assert statuses(found.harness) == {
-        "python": OK, "virtualenv": OK, "git_repository": OK, "git_clean": OK,
+        "python": OK,
+        "virtualenv": OK,
+        "git_repository": OK,
+        "git_clean": OK,
         "requires:build": OK,
     }
     assert statuses(found.service) == {"last_report": OK}
@@ -94,7 +108,9 @@ def test_a_missing_required_executable_is_a_harness_issue_naming_the_step(
     found = diagnose(project, None, catalogue_of(project))
     assert found.summary == HARNESS_ISSUE
     assert found.harness[-1] == Finding(
-        "requires:lint", ERROR, "step 'lint' requires 'no-such-linter-4711': not found",
+        "requires:lint",
+        ERROR,
+        "step 'lint' requires 'no-such-linter-4711': not found",
         step_id="lint",
         fix="Install 'no-such-linter-4711' (on PATH, or executable in the step's folder): "
         "step 'lint' (Lint) needs it",
@@ -125,8 +141,14 @@ def test_a_step_that_could_not_run_its_command_is_a_harness_issue(
 def test_a_real_step_failure_is_a_service_issue_with_its_remediation(tmp_path: Path) -> None:
     """A step that ran and failed means the code is broken; the fix names step and remedy."""
     project = make_repo(tmp_path)
-    timed_out = failure(step_id="slow", nodeid="steps/s.yaml::slow", status="TIMEOUT",
-                        exit_code=None, remediation=None, verdict="tolerated")
+    timed_out = failure(
+        step_id="slow",
+        nodeid="steps/s.yaml::slow",
+        status="TIMEOUT",
+        exit_code=None,
+        remediation=None,
+        verdict="tolerated",
+    )
     found = diagnose(project, report(failure(), timed_out), catalogue_of(project))
     assert found.summary == SERVICE_ISSUE
     assert found.recommendations == (
@@ -163,10 +185,14 @@ def test_a_dirty_tree_is_only_a_warning(tmp_path: Path) -> None:
     (tmp_path / "steps" / "s.yaml").write_text(STEPS + "# edited\n")
     found = diagnose(project, None, catalogue_of(project))
     assert found.summary == HEALTHY
-    assert [f for f in found.harness if f.check == "git_clean"] == [Finding(
-        "git_clean", WARNING, "uncommitted changes: notes.txt, steps/s.yaml",
-        fix="Commit or stash local changes so results match the commit (git status)",
-    )]
+    assert [f for f in found.harness if f.check == "git_clean"] == [
+        Finding(
+            "git_clean",
+            WARNING,
+            "uncommitted changes: notes.txt, steps/s.yaml",
+            fix="Commit or stash local changes so results match the commit (git status)",
+        )
+    ]
 
 
 def test_the_plugins_own_state_files_never_count_as_dirt(tmp_path: Path) -> None:
@@ -201,6 +227,8 @@ def test_the_json_form_has_exactly_the_spec_keys(tmp_path: Path) -> None:
     document = diagnose(project, report(failure()), catalogue_of(project)).to_json()
     assert list(document) == ["harness", "service", "recommendations", "summary"]
     assert document["service"][-1] == {
-        "check": "step:bdd", "status": ERROR,
-        "message": "step 'bdd' failed: FAIL (exit 1), verdict failed", "step_id": "bdd",
+        "check": "step:bdd",
+        "status": ERROR,
+        "message": "step 'bdd' failed: FAIL (exit 1), verdict failed",
+        "step_id": "bdd",
     }

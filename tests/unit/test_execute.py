@@ -441,3 +441,12 @@ def test_dependency_gate(
 ) -> None:
     """SPEC §3: selected deps that did not pass skip the dependent; unselected ones are notes."""
     assert dependency_gate(DEPENDENT, selected, statuses.get) == expected
+
+
+def test_the_running_pythons_scripts_come_first_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step finds the virtualenv's tools even when the virtualenv was not activated."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    result = run_step(make_step('echo "$PATH"'), tmp_path)
+    assert result.stdout_tail.split(":")[0] == os.path.dirname(sys.executable)

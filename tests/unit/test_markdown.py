@@ -13,24 +13,40 @@ from pytest_selftest.markdown import append_step_summary, code, render_markdown
 from pytest_selftest.policy import PRESETS
 from pytest_selftest.report import build_report, result_record
 
-METADATA = {"run_id": "20260110T120000Z-abc123", "env": "staging", "git_branch": "feature/x",
-            "git_commit": "0123456789abcdef0123456789abcdef01234567"}
+METADATA = {
+    "run_id": "20260110T120000Z-abc123",
+    "env": "staging",
+    "git_branch": "feature/x",
+    "git_commit": "0123456789abcdef0123456789abcdef01234567",
+}
 WAIVER = {"reason": "flaky upstream", "approver": "lead", "expires_at": "2026-01-11T12:00:00Z"}
 
 
 def step(step_id: str, tier: str, description: str = "", **values: Any) -> dict[str, Any]:
     """A result as the controller records it, before the policy's verdict."""
     severity = {"kernel": "critical", "governance": "warning", "optional": "info"}[tier]
-    return result_record({
-        "step_id": step_id, "nodeid": f"steps/s.yaml::{step_id}", "tier": tier,
-        "description": description or step_id.title(), "severity": severity,
-        "category": "correctness" if tier == "kernel" else "governance", **values,
-    })
+    return result_record(
+        {
+            "step_id": step_id,
+            "nodeid": f"steps/s.yaml::{step_id}",
+            "tier": tier,
+            "description": description or step_id.title(),
+            "severity": severity,
+            "category": "correctness" if tier == "kernel" else "governance",
+            **values,
+        }
+    )
 
 
 def failed(result: dict[str, Any], verdict: str, **values: Any) -> dict[str, Any]:
-    return {**result, "status": "FAIL", "verdict": verdict, "reason": "nonzero_exit",
-            "exit_code": 1, **values}
+    return {
+        **result,
+        "status": "FAIL",
+        "verdict": verdict,
+        "reason": "nonzero_exit",
+        "exit_code": 1,
+        **values,
+    }
 
 
 def passed(result: dict[str, Any]) -> dict[str, Any]:
@@ -39,8 +55,11 @@ def passed(result: dict[str, Any]) -> dict[str, Any]:
 
 def make_report(env: str, *results: dict[str, Any], verdict: str = "FAIL") -> dict[str, Any]:
     return build_report(
-        list(results), metadata={**METADATA, "env": env}, policy=PRESETS[env],
-        verdict=verdict, exit_code=1 if verdict == "FAIL" else 0,
+        list(results),
+        metadata={**METADATA, "env": env},
+        policy=PRESETS[env],
+        verdict=verdict,
+        exit_code=1 if verdict == "FAIL" else 0,
         exit_reason="blocking_failures" if verdict == "FAIL" else "ok",
     )
 
@@ -163,8 +182,10 @@ def test_user_text_cannot_break_the_markdown() -> None:
     """Pipes, stars and backticks in descriptions and remediations render as written."""
     odd = step("odd", "governance", "a | b *not bold*", remediation="echo `date` | tee x")
     markdown = render_markdown(make_report("strict", failed(odd, "failed")))
-    assert "odd (governance) a | b *not bold*: FAIL, nonzero_exit, exit 1\n" \
+    assert (
+        "odd (governance) a | b *not bold*: FAIL, nonzero_exit, exit 1\n"
         "Fix: echo `date` | tee x" in inline_texts(markdown)
+    )
     assert len(table_rows(markdown)) == 4
 
 
@@ -176,8 +197,11 @@ def test_code_spans_survive_backticks() -> None:
 
 def test_a_config_error_report_lists_its_errors() -> None:
     """A report without results still renders, with the configuration errors."""
-    report = {"summary": {"verdict": "CONFIG_ERROR", "exit_code": 2},
-              "errors": ["steps/s.yaml:3: step 'x': unknown key 'tmeout'"], "results": []}
+    report = {
+        "summary": {"verdict": "CONFIG_ERROR", "exit_code": 2},
+        "errors": ["steps/s.yaml:3: step 'x': unknown key 'tmeout'"],
+        "results": [],
+    }
     markdown = render_markdown(report)
     assert markdown.startswith("## ⚠️ Selftest CONFIG_ERROR\n")
     assert "- `steps/s.yaml:3: step 'x': unknown key 'tmeout'`" in markdown

@@ -26,18 +26,53 @@ Sample = tuple[str, tuple[tuple[str, str], ...]]
 # The default run exercises every metric: a kernel pass, a waived governance failure, a
 # skipped governance step, an informational optional timeout, and four AC levels.
 DEFAULT_STEPS: tuple[dict[str, Any], ...] = (
-    {"step_id": "core-checks", "tier": "kernel", "status": "PASS", "verdict": "passed",
-     "duration_ms": 1200, "ac_ids": ["AC-001"]},
-    {"step_id": "bdd", "tier": "governance", "status": "FAIL", "verdict": "waived",
-     "duration_ms": 3400, "ac_ids": ["AC-002"]},
-    {"step_id": "registry", "tier": "governance", "status": "PASS", "verdict": "passed",
-     "duration_ms": 50, "ac_ids": ["AC-002", "AC-003"]},
-    {"step_id": "policy", "tier": "governance", "status": "SKIP", "verdict": "skipped",
-     "duration_ms": 0, "reason": "dependency_failed:bdd"},
-    {"step_id": "coverage", "tier": "optional", "status": "TIMEOUT", "verdict": "informational",
-     "duration_ms": 30000, "ac_ids": ["AC-004"]},
-    {"step_id": "docs", "tier": "optional", "status": "PASS", "verdict": "passed",
-     "duration_ms": 700},
+    {
+        "step_id": "core-checks",
+        "tier": "kernel",
+        "status": "PASS",
+        "verdict": "passed",
+        "duration_ms": 1200,
+        "ac_ids": ["AC-001"],
+    },
+    {
+        "step_id": "bdd",
+        "tier": "governance",
+        "status": "FAIL",
+        "verdict": "waived",
+        "duration_ms": 3400,
+        "ac_ids": ["AC-002"],
+    },
+    {
+        "step_id": "registry",
+        "tier": "governance",
+        "status": "PASS",
+        "verdict": "passed",
+        "duration_ms": 50,
+        "ac_ids": ["AC-002", "AC-003"],
+    },
+    {
+        "step_id": "policy",
+        "tier": "governance",
+        "status": "SKIP",
+        "verdict": "skipped",
+        "duration_ms": 0,
+        "reason": "dependency_failed:bdd",
+    },
+    {
+        "step_id": "coverage",
+        "tier": "optional",
+        "status": "TIMEOUT",
+        "verdict": "informational",
+        "duration_ms": 30000,
+        "ac_ids": ["AC-004"],
+    },
+    {
+        "step_id": "docs",
+        "tier": "optional",
+        "status": "PASS",
+        "verdict": "passed",
+        "duration_ms": 700,
+    },
 )
 
 
@@ -57,32 +92,55 @@ def make_report(
     for number, given in enumerate(steps, start=1):
         tier = given["tier"]
         result: dict[str, Any] = {
-            "step_id": given["step_id"], "nodeid": f"steps/selftest.yaml::{given['step_id']}",
-            "description": f"{given['step_id']} check", "tier": tier,
+            "step_id": given["step_id"],
+            "nodeid": f"steps/selftest.yaml::{given['step_id']}",
+            "description": f"{given['step_id']} check",
+            "tier": tier,
             "severity": severity_of[tier],
             "category": "correctness" if tier == "kernel" else "governance",
-            "status": "PASS", "verdict": "passed", "reason": None, "exit_code": 0,
-            "duration_ms": 0, "command": "true", "timestamp_start": RUN_START,
-            "timestamp_end": RUN_START, "stdout_tail": "", "stderr_tail": "", "findings": [],
-            "waiver": None, "waiver_unused": False, "flaky": False, "attempts": 1,
-            "ac_ids": [], "depends_on": [], "worker": "main",
-            "source": {"path": "steps/selftest.yaml", "line": number}, "notes": [],
+            "status": "PASS",
+            "verdict": "passed",
+            "reason": None,
+            "exit_code": 0,
+            "duration_ms": 0,
+            "command": "true",
+            "timestamp_start": RUN_START,
+            "timestamp_end": RUN_START,
+            "stdout_tail": "",
+            "stderr_tail": "",
+            "findings": [],
+            "waiver": None,
+            "waiver_unused": False,
+            "flaky": False,
+            "attempts": 1,
+            "ac_ids": [],
+            "depends_on": [],
+            "worker": "main",
+            "source": {"path": "steps/selftest.yaml", "line": number},
+            "notes": [],
         }
         result.update(given)
         if result["status"] in failing:
             result["exit_code"] = 1 if result["status"] == "FAIL" else None
             result["reason"] = result.get("reason") or (
-                "nonzero_exit" if result["status"] == "FAIL" else "timeout")
+                "nonzero_exit" if result["status"] == "FAIL" else "timeout"
+            )
         if result["status"] == "SKIP":
             result["exit_code"], result["attempts"] = None, 0
         if result["verdict"] == "waived":
-            result["waiver"] = {"reason": "flaky upstream", "approver": "lead",
-                                "expires_at": "2026-11-30T06:45:12Z"}
+            result["waiver"] = {
+                "reason": "flaky upstream",
+                "approver": "lead",
+                "expires_at": "2026-11-30T06:45:12Z",
+            }
         results.append(result)
 
     def bucket(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        return {"passed": sum(r["status"] == "PASS" for r in rows),
-                "failed": sum(r["status"] in failing for r in rows), "total": len(rows)}
+        return {
+            "passed": sum(r["status"] == "PASS" for r in rows),
+            "failed": sum(r["status"] in failing for r in rows),
+            "total": len(rows),
+        }
 
     def ids(**match: Any) -> list[str]:
         return [r["step_id"] for r in results if all(r[k] == v for k, v in match.items())]
@@ -94,51 +152,99 @@ def make_report(
     by_tier = {}
     for tier in tiers:
         rows = [r for r in results if r["tier"] == tier]
-        by_tier[tier] = {**bucket(rows), "waived": sum(r["verdict"] == "waived" for r in rows),
-                         "tolerated": sum(r["verdict"] == "tolerated" for r in rows),
-                         "skipped": sum(r["status"] == "SKIP" for r in rows)}
+        by_tier[tier] = {
+            **bucket(rows),
+            "waived": sum(r["verdict"] == "waived" for r in rows),
+            "tolerated": sum(r["verdict"] == "tolerated" for r in rows),
+            "skipped": sum(r["status"] == "SKIP" for r in rows),
+        }
     rank = ("PASS", "INFO", "WARNING", "FAILURE", "CRITICAL")
     by_ac: dict[str, str] = {}
     for r in results:
-        level = {"failed": "CRITICAL" if r["tier"] == "kernel" else "FAILURE",
-                 "waived": "WARNING", "tolerated": "WARNING",
-                 "informational": "INFO"}.get(r["verdict"], "PASS")
+        level = {
+            "failed": "CRITICAL" if r["tier"] == "kernel" else "FAILURE",
+            "waived": "WARNING",
+            "tolerated": "WARNING",
+            "informational": "INFO",
+        }.get(r["verdict"], "PASS")
         for ac_id in r["ac_ids"]:
             by_ac[ac_id] = max(by_ac.get(ac_id, "PASS"), level, key=rank.index)
-    status = ("BROKEN" if failed_ids("kernel") else
-              "DEGRADED" if any(r["status"] in failing for r in results) else "HEALTHY")
+    status = (
+        "BROKEN"
+        if failed_ids("kernel")
+        else "DEGRADED"
+        if any(r["status"] in failing for r in results)
+        else "HEALTHY"
+    )
     blocking = ids(verdict="failed")
     sequential = sum(r["duration_ms"] for r in results)
     summary: dict[str, Any] = {
-        **bucket(results), "skipped": sum(r["status"] == "SKIP" for r in results), "mode": env,
-        "kernel_ok": not failed_ids("kernel"), "governance_ok": not failed_ids("governance"),
-        "optional_ok": not failed_ids("optional"), "failed_steps": blocking,
-        "skipped_steps": ids(status="SKIP"), "kernel_failed": failed_ids("kernel"),
+        **bucket(results),
+        "skipped": sum(r["status"] == "SKIP" for r in results),
+        "mode": env,
+        "kernel_ok": not failed_ids("kernel"),
+        "governance_ok": not failed_ids("governance"),
+        "optional_ok": not failed_ids("optional"),
+        "failed_steps": blocking,
+        "skipped_steps": ids(status="SKIP"),
+        "kernel_failed": failed_ids("kernel"),
         "governance_failed": failed_ids("governance"),
         "optional_failed": failed_ids("optional"),
-        "by_severity": {s: bucket([r for r in results if r["severity"] == s])
-                        for s in ("critical", "warning", "info")},
-        "by_category": {c: bucket([r for r in results if r["category"] == c])
-                        for c in ("security", "performance", "correctness", "governance")},
-        "hints": [], "total_duration_ms": sequential, "by_tier": by_tier,
-        "waived_steps": ids(verdict="waived"), "tolerated_steps": ids(verdict="tolerated"),
-        "status": status, "verdict": verdict if verdict != "PASS" or not blocking else "FAIL",
+        "by_severity": {
+            s: bucket([r for r in results if r["severity"] == s])
+            for s in ("critical", "warning", "info")
+        },
+        "by_category": {
+            c: bucket([r for r in results if r["category"] == c])
+            for c in ("security", "performance", "correctness", "governance")
+        },
+        "hints": [],
+        "total_duration_ms": sequential,
+        "by_tier": by_tier,
+        "waived_steps": ids(verdict="waived"),
+        "tolerated_steps": ids(verdict="tolerated"),
+        "status": status,
+        "verdict": verdict if verdict != "PASS" or not blocking else "FAIL",
         "exit_code": 1 if blocking else 0,
         "exit_reason": "blocking failures" if blocking else "no blocking failure",
-        "policy": {"env": env, "governance_budget": 1, "governance_non_blocking": 1,
-                   "require_waiver": True, "honour_waivers": True, "optional_blocks": False},
-        "wall_duration_ms": wall_duration_ms, "sequential_estimate_ms": sequential,
+        "policy": {
+            "env": env,
+            "governance_budget": 1,
+            "governance_non_blocking": 1,
+            "require_waiver": True,
+            "honour_waivers": True,
+            "optional_blocks": False,
+        },
+        "wall_duration_ms": wall_duration_ms,
+        "sequential_estimate_ms": sequential,
         "speedup": round(sequential / wall_duration_ms, 3) if wall_duration_ms else 1.0,
         "by_ac": dict(sorted(by_ac.items())),
     }
     metadata = {
-        "timestamp": timestamp, "hostname": "ci-runner-1", "platform": "linux",
-        "git_branch": "main", "git_commit": "0" * 40, "user": "ci", "mode": env,
-        "run_id": run_id, "env": env, "python": "3.11.7", "pytest": "9.2.0",
-        "plugin_version": "0.1.0", "workers": 1, "partial": False, "policy_clock": timestamp,
+        "timestamp": timestamp,
+        "hostname": "ci-runner-1",
+        "platform": "linux",
+        "git_branch": "main",
+        "git_commit": "0" * 40,
+        "user": "ci",
+        "mode": env,
+        "run_id": run_id,
+        "env": env,
+        "python": "3.11.7",
+        "pytest": "9.2.0",
+        "plugin_version": "0.1.0",
+        "workers": 1,
+        "partial": False,
+        "policy_clock": timestamp,
     }
-    return {"version": "2.0", "metadata": metadata, "summary": summary, "results": results,
-            "errors": [], "warnings": []}
+    return {
+        "version": "2.0",
+        "metadata": metadata,
+        "summary": summary,
+        "results": results,
+        "errors": [],
+        "warnings": [],
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -170,8 +276,9 @@ def key(name: str, **labels: str) -> Sample:
     return name, tuple(sorted(labels.items()))
 
 
-def textfile_samples(tmp_path: Path, report: Mapping[str, Any], **kwargs: Any) -> dict[
-        Sample, float]:
+def textfile_samples(
+    tmp_path: Path, report: Mapping[str, Any], **kwargs: Any
+) -> dict[Sample, float]:
     path = tmp_path / "selftest.prom"
     metrics.write_textfile(report, path, **kwargs)
     return parse(path.read_text(encoding="utf-8"))
@@ -210,8 +317,7 @@ def test_each_step_has_one_step_total_series_labelled_with_its_verdict(tmp_path:
         key(name, step_id="bdd", env="staging", tier="governance", result="waived"): 1.0,
         key(name, step_id="registry", env="staging", tier="governance", result="passed"): 1.0,
         key(name, step_id="policy", env="staging", tier="governance", result="skipped"): 1.0,
-        key(name, step_id="coverage", env="staging", tier="optional",
-            result="informational"): 1.0,
+        key(name, step_id="coverage", env="staging", tier="optional", result="informational"): 1.0,
         key(name, step_id="docs", env="staging", tier="optional", result="passed"): 1.0,
     }
 
@@ -232,8 +338,16 @@ def test_failures_count_fail_and_timeout_per_step_whatever_the_verdict(tmp_path:
 
 def test_degradations_are_the_waived_tolerated_and_informational_steps(tmp_path: Path) -> None:
     """selftest_degradations_total is 1 per non-blocking failure; the active gauge sums them."""
-    steps = [*DEFAULT_STEPS, {"step_id": "ac-status", "tier": "governance", "status": "FAIL",
-                              "verdict": "tolerated", "duration_ms": 10}]
+    steps = [
+        *DEFAULT_STEPS,
+        {
+            "step_id": "ac-status",
+            "tier": "governance",
+            "status": "FAIL",
+            "verdict": "tolerated",
+            "duration_ms": 10,
+        },
+    ]
     samples = textfile_samples(tmp_path, make_report(steps))
     name = "selftest_degradations_total"
     assert of(samples, name) == {
@@ -256,24 +370,43 @@ def test_the_duration_histogram_has_cumulative_buckets_for_steps_that_ran(
     """Each executed step is one observation in seconds; a skipped step has no series."""
     samples = textfile_samples(tmp_path, make_report())
     name = "selftest_step_duration_seconds_bucket"
-    core = {k[1]: v for k, v in of(samples, name).items()
-            if dict(k[1])["step_id"] == "core-checks"}
+    core = {k[1]: v for k, v in of(samples, name).items() if dict(k[1])["step_id"] == "core-checks"}
     labels = {"step_id": "core-checks", "env": "staging", "tier": "kernel"}
     expected = {
-        "0.1": 0.0, "0.25": 0.0, "0.5": 0.0, "1": 0.0, "2.5": 1.0, "5": 1.0, "10": 1.0,
-        "30": 1.0, "60": 1.0, "120": 1.0, "300": 1.0, "600": 1.0, "+Inf": 1.0,
+        "0.1": 0.0,
+        "0.25": 0.0,
+        "0.5": 0.0,
+        "1": 0.0,
+        "2.5": 1.0,
+        "5": 1.0,
+        "10": 1.0,
+        "30": 1.0,
+        "60": 1.0,
+        "120": 1.0,
+        "300": 1.0,
+        "600": 1.0,
+        "+Inf": 1.0,
     }
     assert core == {key(name, **labels, le=le)[1]: v for le, v in expected.items()}
     sums = of(samples, "selftest_step_duration_seconds_sum")
     assert sums == {
         key("selftest_step_duration_seconds_sum", step_id=s, env="staging", tier=t): v
-        for s, t, v in [("core-checks", "kernel", 1.2), ("bdd", "governance", 3.4),
-                        ("registry", "governance", 0.05), ("coverage", "optional", 30.0),
-                        ("docs", "optional", 0.7)]
+        for s, t, v in [
+            ("core-checks", "kernel", 1.2),
+            ("bdd", "governance", 3.4),
+            ("registry", "governance", 0.05),
+            ("coverage", "optional", 30.0),
+            ("docs", "optional", 0.7),
+        ]
     }
     counts = of(samples, "selftest_step_duration_seconds_count")
     assert sorted(dict(k[1])["step_id"] for k in counts) == [
-        "bdd", "core-checks", "coverage", "docs", "registry"]
+        "bdd",
+        "core-checks",
+        "coverage",
+        "docs",
+        "registry",
+    ]
     assert set(counts.values()) == {1.0}
 
 
@@ -282,36 +415,78 @@ def test_run_level_gauges_carry_this_runs_values(tmp_path: Path) -> None:
     samples = textfile_samples(tmp_path, make_report())
     env = {"env": "staging"}
     assert of(samples, "selftest_run_overall_status") == {
-        key("selftest_run_overall_status", **env): 0.5}
+        key("selftest_run_overall_status", **env): 0.5
+    }
     assert of(samples, "selftest_governance_pass_rate") == {
-        key("selftest_governance_pass_rate", **env): 0.5}
+        key("selftest_governance_pass_rate", **env): 0.5
+    }
     assert of(samples, "selftest_run_duration_seconds") == {
-        key("selftest_run_duration_seconds", **env): 36.0}
+        key("selftest_run_duration_seconds", **env): 36.0
+    }
     assert of(samples, "selftest_last_run_timestamp_seconds") == {
-        key("selftest_last_run_timestamp_seconds", **env): RUN_START + 36.0}
+        key("selftest_last_run_timestamp_seconds", **env): RUN_START + 36.0
+    }
     assert of(samples, "selftest_kernel_failures_total") == {
-        key("selftest_kernel_failures_total", **env): 0.0}
+        key("selftest_kernel_failures_total", **env): 0.0
+    }
 
 
 def test_a_kernel_failure_counts_and_makes_the_run_broken(tmp_path: Path) -> None:
     """Two failed kernel steps give selftest_kernel_failures_total 2 and status 0 (BROKEN)."""
     steps = [
-        {"step_id": "core-checks", "tier": "kernel", "status": "FAIL", "verdict": "failed",
-         "duration_ms": 900},
-        {"step_id": "compile", "tier": "kernel", "status": "TIMEOUT", "verdict": "failed",
-         "duration_ms": 300000},
-        {"step_id": "bdd", "tier": "governance", "status": "PASS", "verdict": "passed",
-         "duration_ms": 100},
+        {
+            "step_id": "core-checks",
+            "tier": "kernel",
+            "status": "FAIL",
+            "verdict": "failed",
+            "duration_ms": 900,
+        },
+        {
+            "step_id": "compile",
+            "tier": "kernel",
+            "status": "TIMEOUT",
+            "verdict": "failed",
+            "duration_ms": 300000,
+        },
+        {
+            "step_id": "bdd",
+            "tier": "governance",
+            "status": "PASS",
+            "verdict": "passed",
+            "duration_ms": 100,
+        },
     ]
     samples = textfile_samples(tmp_path, make_report(steps, env="prod"))
     assert of(samples, "selftest_kernel_failures_total") == {
-        key("selftest_kernel_failures_total", env="prod"): 2.0}
+        key("selftest_kernel_failures_total", env="prod"): 2.0
+    }
     assert of(samples, "selftest_run_overall_status") == {
-        key("selftest_run_overall_status", env="prod"): 0.0}
-    assert samples[key("selftest_step_duration_seconds_bucket", step_id="compile", env="prod",
-                       tier="kernel", le="120")] == 0.0
-    assert samples[key("selftest_step_duration_seconds_bucket", step_id="compile", env="prod",
-                       tier="kernel", le="300")] == 1.0
+        key("selftest_run_overall_status", env="prod"): 0.0
+    }
+    assert (
+        samples[
+            key(
+                "selftest_step_duration_seconds_bucket",
+                step_id="compile",
+                env="prod",
+                tier="kernel",
+                le="120",
+            )
+        ]
+        == 0.0
+    )
+    assert (
+        samples[
+            key(
+                "selftest_step_duration_seconds_bucket",
+                step_id="compile",
+                env="prod",
+                tier="kernel",
+                le="300",
+            )
+        ]
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -326,8 +501,9 @@ def test_the_overall_status_gauge_reads_one_half_or_zero(
     tmp_path: Path, tier: str, status: str, verdict: str, run_status: str, expected: float
 ) -> None:
     """HEALTHY is 1, DEGRADED 0.5 and BROKEN 0."""
-    steps = [{"step_id": "a", "tier": tier, "status": status, "verdict": verdict,
-              "duration_ms": 10}]
+    steps = [
+        {"step_id": "a", "tier": tier, "status": status, "verdict": verdict, "duration_ms": 10}
+    ]
     report = make_report(steps)
     assert report["summary"]["status"] == run_status
     samples = textfile_samples(tmp_path, report)
@@ -346,11 +522,22 @@ def test_a_configuration_error_report_reads_as_broken(tmp_path: Path) -> None:
 def test_governance_pass_rate_leaves_skipped_steps_out(tmp_path: Path) -> None:
     """passed / (total - skipped): 2 passed, 1 failed, 2 skipped gives 2/3."""
     steps = [
-        {"step_id": f"g{n}", "tier": "governance", "status": status, "verdict": verdict,
-         "duration_ms": 10}
-        for n, (status, verdict) in enumerate([
-            ("PASS", "passed"), ("PASS", "passed"), ("FAIL", "tolerated"),
-            ("SKIP", "skipped"), ("SKIP", "skipped")])
+        {
+            "step_id": f"g{n}",
+            "tier": "governance",
+            "status": status,
+            "verdict": verdict,
+            "duration_ms": 10,
+        }
+        for n, (status, verdict) in enumerate(
+            [
+                ("PASS", "passed"),
+                ("PASS", "passed"),
+                ("FAIL", "tolerated"),
+                ("SKIP", "skipped"),
+                ("SKIP", "skipped"),
+            ]
+        )
     ]
     samples = textfile_samples(tmp_path, make_report(steps))
     assert samples[key("selftest_governance_pass_rate", env="staging")] == 2 / 3
@@ -358,8 +545,15 @@ def test_governance_pass_rate_leaves_skipped_steps_out(tmp_path: Path) -> None:
 
 def test_governance_pass_rate_is_one_when_no_governance_step_ran(tmp_path: Path) -> None:
     """With every governance step skipped (or none at all) the rate is 1.0, not a division error."""
-    steps = [{"step_id": "g", "tier": "governance", "status": "SKIP", "verdict": "skipped",
-              "duration_ms": 0}]
+    steps = [
+        {
+            "step_id": "g",
+            "tier": "governance",
+            "status": "SKIP",
+            "verdict": "skipped",
+            "duration_ms": 0,
+        }
+    ]
     samples = textfile_samples(tmp_path, make_report(steps))
     assert samples[key("selftest_governance_pass_rate", env="staging")] == 1.0
 
@@ -368,7 +562,11 @@ def test_ac_pass_rate_is_one_only_for_criteria_at_pass(tmp_path: Path) -> None:
     """AC-001 and AC-003 are PASS (1); AC-002 WARNING and AC-004 INFO read 0."""
     report = make_report()
     assert report["summary"]["by_ac"] == {
-        "AC-001": "PASS", "AC-002": "WARNING", "AC-003": "PASS", "AC-004": "INFO"}
+        "AC-001": "PASS",
+        "AC-002": "WARNING",
+        "AC-003": "PASS",
+        "AC-004": "INFO",
+    }
     samples = textfile_samples(tmp_path, report)
     name = "selftest_ac_pass_rate"
     assert of(samples, name) == {
@@ -381,12 +579,19 @@ def test_ac_pass_rate_is_one_only_for_criteria_at_pass(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("argument", "variable", "expected"),
-    [("production", "stage-eu", "production"), (None, "stage-eu", "stage-eu"),
-     (None, None, "staging"), (None, "", "staging")],
+    [
+        ("production", "stage-eu", "production"),
+        (None, "stage-eu", "stage-eu"),
+        (None, None, "staging"),
+        (None, "", "staging"),
+    ],
 )
 def test_the_env_label_is_the_argument_else_the_variable_else_the_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argument: str | None,
-    variable: str | None, expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argument: str | None,
+    variable: str | None,
+    expected: str,
 ) -> None:
     """environment= beats SELFTEST_ENVIRONMENT, which beats metadata.env; empty means unset."""
     if variable is not None:
@@ -448,17 +653,21 @@ def test_jsonl_lines_parse_and_carry_the_five_keys(tmp_path: Path) -> None:
     metrics.append_jsonl(make_report(), path)
     lines = jsonl_lines(path)
     assert {tuple(line) for line in lines} == {
-        ("timestamp", "metric_name", "metric_type", "value", "labels")}
+        ("timestamp", "metric_name", "metric_type", "value", "labels")
+    }
     assert {line["timestamp"] for line in lines} == {"2026-11-29T06:45:12Z"}
     assert {
-        "timestamp": "2026-11-29T06:45:12Z", "metric_name": "selftest_step_failures_total",
-        "metric_type": "counter", "value": 1.0,
-        "labels": {"step_id": "bdd", "env": "staging", "tier": "governance",
-                   "severity": "warning"},
+        "timestamp": "2026-11-29T06:45:12Z",
+        "metric_name": "selftest_step_failures_total",
+        "metric_type": "counter",
+        "value": 1.0,
+        "labels": {"step_id": "bdd", "env": "staging", "tier": "governance", "severity": "warning"},
     } in lines
     assert {
-        "timestamp": "2026-11-29T06:45:12Z", "metric_name": "selftest_step_duration_seconds_sum",
-        "metric_type": "histogram", "value": 0.7,
+        "timestamp": "2026-11-29T06:45:12Z",
+        "metric_name": "selftest_step_duration_seconds_sum",
+        "metric_type": "histogram",
+        "value": 0.7,
         "labels": {"step_id": "docs", "env": "staging", "tier": "optional"},
     } in lines
 
@@ -467,8 +676,10 @@ def test_jsonl_holds_the_same_samples_as_the_textfile(tmp_path: Path) -> None:
     """Both local outputs describe the run identically, sample for sample."""
     report = make_report()
     metrics.append_jsonl(report, tmp_path / "metrics.jsonl")
-    from_jsonl = {key(line["metric_name"], **line["labels"]): line["value"]
-                  for line in jsonl_lines(tmp_path / "metrics.jsonl")}
+    from_jsonl = {
+        key(line["metric_name"], **line["labels"]): line["value"]
+        for line in jsonl_lines(tmp_path / "metrics.jsonl")
+    }
     assert from_jsonl == textfile_samples(tmp_path, report)
 
 
@@ -480,7 +691,7 @@ def test_jsonl_appends_each_run_after_the_previous_ones(tmp_path: Path) -> None:
     metrics.append_jsonl(make_report(timestamp="2026-11-30T00:00:00Z", env="prod"), path)
     after = path.read_bytes()
     assert after.startswith(first)
-    second = [json.loads(line) for line in after[len(first):].decode().splitlines()]
+    second = [json.loads(line) for line in after[len(first) :].decode().splitlines()]
     assert len(second) == len(first.splitlines())
     assert {line["timestamp"] for line in second} == {"2026-11-30T00:00:00Z"}
     assert {line["labels"]["env"] for line in second} == {"prod"}
@@ -507,14 +718,23 @@ def test_jsonl_is_appended_in_one_write_call(
 
 def test_concurrent_appends_never_interleave_lines(tmp_path: Path) -> None:
     """Six writers appending big runs at once leave only whole, parseable lines."""
-    steps = [{"step_id": f"step-{n:03d}", "tier": "governance", "status": "PASS",
-              "verdict": "passed", "duration_ms": n} for n in range(100)]
+    steps = [
+        {
+            "step_id": f"step-{n:03d}",
+            "tier": "governance",
+            "status": "PASS",
+            "verdict": "passed",
+            "duration_ms": n,
+        }
+        for n in range(100)
+    ]
     path = tmp_path / "metrics.jsonl"
 
     def writer(number: int) -> None:
         for _ in range(3):
-            metrics.append_jsonl(make_report(steps, run_id=f"run-{number}"), path,
-                                 environment=f"env-{number}")
+            metrics.append_jsonl(
+                make_report(steps, run_id=f"run-{number}"), path, environment=f"env-{number}"
+            )
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
     for thread in threads:
@@ -526,14 +746,20 @@ def test_concurrent_appends_never_interleave_lines(tmp_path: Path) -> None:
     lines = jsonl_lines(path)
     assert len(lines) == 18 * per_run
     envs = [line["labels"]["env"] for line in lines]
-    blocks = [envs[i:i + per_run] for i in range(0, len(envs), per_run)]
+    blocks = [envs[i : i + per_run] for i in range(0, len(envs), per_run)]
     assert all(len(set(block)) == 1 for block in blocks)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, "local"), ("local", "local"), ("prometheus", "prometheus"), ("none", "none"),
-     (" Prometheus ", "prometheus"), ("", "local")],
+    [
+        (None, "local"),
+        ("local", "local"),
+        ("prometheus", "prometheus"),
+        ("none", "none"),
+        (" Prometheus ", "prometheus"),
+        ("", "local"),
+    ],
 )
 def test_backend_from_env_reads_selftest_metrics_backend(
     monkeypatch: pytest.MonkeyPatch, value: str | None, expected: str
@@ -563,8 +789,11 @@ def test_emit_all_with_backend_none_writes_and_pushes_nothing(
     """SELFTEST_METRICS_BACKEND=none turns every output off, silently."""
     monkeypatch.setenv("SELFTEST_METRICS_BACKEND", "none")
     warnings = metrics.emit_all(
-        make_report(), textfile=tmp_path / "m.prom", jsonl=tmp_path / "m.jsonl",
-        pushgateway="127.0.0.1:9", environment=None,
+        make_report(),
+        textfile=tmp_path / "m.prom",
+        jsonl=tmp_path / "m.jsonl",
+        pushgateway="127.0.0.1:9",
+        environment=None,
     )
     assert warnings == []
     assert list(tmp_path.iterdir()) == []
@@ -576,8 +805,11 @@ def test_emit_all_local_writes_both_files_and_explains_the_skipped_push(
     """The local backend writes textfile and JSONL; a requested push is skipped with a reason."""
     monkeypatch.setenv("SELFTEST_METRICS_BACKEND", "local")
     warnings = metrics.emit_all(
-        make_report(), textfile=tmp_path / "m.prom", jsonl=tmp_path / "m.jsonl",
-        pushgateway="127.0.0.1:9", environment="ci",
+        make_report(),
+        textfile=tmp_path / "m.prom",
+        jsonl=tmp_path / "m.jsonl",
+        pushgateway="127.0.0.1:9",
+        environment="ci",
     )
     assert warnings == [
         "selftest metrics not pushed to 127.0.0.1:9: SELFTEST_METRICS_BACKEND is 'local'; "
@@ -597,15 +829,20 @@ def test_emit_all_turns_write_errors_and_a_dead_gateway_into_warnings(
     textfile = tmp_path / "blocker" / "m.prom"
     url = f"127.0.0.1:{unused_port}"
     warnings = metrics.emit_all(
-        make_report(), textfile=textfile, jsonl=tmp_path / "m.jsonl", pushgateway=url,
+        make_report(),
+        textfile=textfile,
+        jsonl=tmp_path / "m.jsonl",
+        pushgateway=url,
         environment=None,
     )
     assert len(warnings) == 2
     assert warnings[0] == (
-        f"cannot write metrics to {textfile}: {textfile.parent} is not a directory")
+        f"cannot write metrics to {textfile}: {textfile.parent} is not a directory"
+    )
     assert warnings[1].startswith(f"selftest metrics not pushed to {url}: ")
     assert warnings[1].endswith(
-        f"{os.strerror(errno.ECONNREFUSED)} (the run's verdict is unaffected)")
+        f"{os.strerror(errno.ECONNREFUSED)} (the run's verdict is unaffected)"
+    )
     assert jsonl_lines(tmp_path / "m.jsonl")
 
 
@@ -618,6 +855,7 @@ def test_emit_all_without_outputs_does_not_import_prometheus_client() -> None:
         " environment=None) == []\n"
         "print('prometheus_client' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
     assert done.stdout == "False\n"

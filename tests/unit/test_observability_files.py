@@ -41,8 +41,11 @@ def dashboard_exprs() -> list[str]:
     """Every PromQL expression of the dashboard: panel targets and template variables."""
     board = dashboard()
     exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
-    exprs += [variable["definition"] for variable in board["templating"]["list"]
-              if variable["type"] == "query"]
+    exprs += [
+        variable["definition"]
+        for variable in board["templating"]["list"]
+        if variable["type"] == "query"
+    ]
     return exprs
 
 
@@ -72,8 +75,10 @@ def test_every_metric_in_the_alert_rules_is_emitted(emitted: set[str]) -> None:
     """No alert watches a series that metrics.py never writes (the original's mistake)."""
     used = names_in([rule["expr"] for rule in alert_rules()])
     assert used == {
-        "selftest_kernel_failures_total", "selftest_step_failures_total",
-        "selftest_degradations_active", "selftest_run_duration_seconds",
+        "selftest_kernel_failures_total",
+        "selftest_step_failures_total",
+        "selftest_degradations_active",
+        "selftest_run_duration_seconds",
         "selftest_last_run_timestamp_seconds",
     }
     assert used - emitted == set()
@@ -91,23 +96,38 @@ def test_the_dashboard_has_the_guides_panels() -> None:
     board = dashboard()
     titles = [panel["title"] for panel in board["panels"]]
     assert titles == [
-        "Overall status (latest run)", "Kernel failures (latest run)",
-        "Governance pass rate (latest run)", "Last run", "Time since last failure",
-        "Failures by tier (latest run)", "Step duration p50 / p95 / p99 and run duration",
-        "Failures by step (latest run)", "Last failure per step (30 days)",
-        "Recent degradations (latest run)", "Degradations active",
-        "Steps by verdict (latest run)", "Acceptance criteria (latest run)",
+        "Overall status (latest run)",
+        "Kernel failures (latest run)",
+        "Governance pass rate (latest run)",
+        "Last run",
+        "Time since last failure",
+        "Failures by tier (latest run)",
+        "Step duration p50 / p95 / p99 and run duration",
+        "Failures by step (latest run)",
+        "Last failure per step (30 days)",
+        "Recent degradations (latest run)",
+        "Degradations active",
+        "Steps by verdict (latest run)",
+        "Acceptance criteria (latest run)",
     ]
     ids = [panel["id"] for panel in board["panels"]]
     assert len(set(ids)) == len(ids)
-    quantiles = [target["expr"] for panel in board["panels"] for target in panel["targets"]
-                 if target["expr"].startswith("histogram_quantile(")]
+    quantiles = [
+        target["expr"]
+        for panel in board["panels"]
+        for target in panel["targets"]
+        if target["expr"].startswith("histogram_quantile(")
+    ]
     assert [expr.split(",")[0] for expr in quantiles] == [
-        "histogram_quantile(0.5", "histogram_quantile(0.95", "histogram_quantile(0.99"]
+        "histogram_quantile(0.5",
+        "histogram_quantile(0.95",
+        "histogram_quantile(0.99",
+    ]
     assert all("selftest_step_duration_seconds_bucket" in expr for expr in quantiles)
     for panel in board["panels"]:
         assert [t["refId"] for t in panel["targets"]] == [
-            chr(65 + n) for n in range(len(panel["targets"]))]
+            chr(65 + n) for n in range(len(panel["targets"]))
+        ]
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert set(panel["gridPos"]) == {"x", "y", "w", "h"}
 
@@ -140,8 +160,9 @@ def promtool() -> str:
 
 
 def run(*command: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_promtool_accepts_the_alert_rules(promtool: str) -> None:
@@ -164,8 +185,11 @@ def test_promtool_lints_the_textfile_clean(promtool: str, textfile: Path) -> Non
 
 def test_every_dashboard_expression_parses_as_promql(promtool: str, tmp_path: Path) -> None:
     """Each dashboard expression, with $env filled in, is a valid recording rule for promtool."""
-    rules = [{"record": f"dashboard:expr_{n}:check", "expr": expr.replace("$env", "staging")}
-             for n, expr in enumerate(dashboard_exprs()) if not expr.startswith("label_values")]
+    rules = [
+        {"record": f"dashboard:expr_{n}:check", "expr": expr.replace("$env", "staging")}
+        for n, expr in enumerate(dashboard_exprs())
+        if not expr.startswith("label_values")
+    ]
     path = tmp_path / "dashboard-rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     done = run(promtool, "check", "rules", str(path))

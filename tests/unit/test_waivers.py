@@ -64,16 +64,27 @@ def test_create_writes_an_approved_record_and_a_create_audit_line(project: Proje
     """A create stores the record with its expiry and appends exactly one audit line."""
     waiver = create_waiver(project, "bdd", " flaky CI ", "lead", 24, actor="alice", now=NOW)
     assert waiver.expires_at == NOW + timedelta(hours=24)
-    assert store(project) == [{
-        "step_id": "bdd", "reason": "flaky CI", "approver": "lead",
-        "created_at": "2026-01-10T12:00:00Z", "expires_at": "2026-01-11T12:00:00Z",
-        "status": APPROVED,
-    }]
-    assert audit(project) == [{
-        "timestamp": "2026-01-10T12:00:00Z", "action": "create", "step_id": "bdd",
-        "actor": "alice", "reason": "flaky CI", "approver": "lead",
-        "expires_at": "2026-01-11T12:00:00Z",
-    }]
+    assert store(project) == [
+        {
+            "step_id": "bdd",
+            "reason": "flaky CI",
+            "approver": "lead",
+            "created_at": "2026-01-10T12:00:00Z",
+            "expires_at": "2026-01-11T12:00:00Z",
+            "status": APPROVED,
+        }
+    ]
+    assert audit(project) == [
+        {
+            "timestamp": "2026-01-10T12:00:00Z",
+            "action": "create",
+            "step_id": "bdd",
+            "actor": "alice",
+            "reason": "flaky CI",
+            "approver": "lead",
+            "expires_at": "2026-01-11T12:00:00Z",
+        }
+    ]
 
 
 def test_a_second_create_supersedes_the_first_and_audits_it(project: ProjectConfig) -> None:
@@ -83,11 +94,15 @@ def test_a_second_create_supersedes_the_first_and_audits_it(project: ProjectConf
     create_waiver(project, "bdd", "second", "boss", 48, actor="bob", now=later)
     first, second = store(project)
     assert (first["status"], first["revoked_at"], first["revoked_by"]) == (
-        REVOKED, "2026-01-10T13:00:00Z", "bob"
+        REVOKED,
+        "2026-01-10T13:00:00Z",
+        "bob",
     )
     assert (second["reason"], second["status"]) == ("second", APPROVED)
     assert [(line["action"], line["reason"], line["actor"]) for line in audit(project)] == [
-        ("create", "first", "alice"), ("supersede", "first", "bob"), ("create", "second", "bob"),
+        ("create", "first", "alice"),
+        ("supersede", "first", "bob"),
+        ("create", "second", "bob"),
     ]
 
 
@@ -96,7 +111,8 @@ def test_a_create_for_another_env_leaves_the_first_active(project: ProjectConfig
     create_waiver(project, "bdd", "all envs", "lead", 24, actor="a", now=NOW)
     create_waiver(project, "bdd", "staging", "lead", 24, env="staging", actor="a", now=NOW)
     assert [(r["status"], r.get("env")) for r in store(project)] == [
-        (APPROVED, None), (APPROVED, "staging"),
+        (APPROVED, None),
+        (APPROVED, "staging"),
     ]
 
 
@@ -105,20 +121,36 @@ def test_a_create_for_another_env_leaves_the_first_active(project: ProjectConfig
     [
         ("bdx", "r", "a", 24, None, "unknown step 'bdx' (did you mean 'bdd'?)"),
         ("nope", "r", "a", 24, None, "unknown step 'nope'"),
-        ("build", "r", "a", 24, None,
-         "step 'build' is a kernel step: kernel failures always block and cannot be waived"),
+        (
+            "build",
+            "r",
+            "a",
+            24,
+            None,
+            "step 'build' is a kernel step: kernel failures always block and cannot be waived",
+        ),
         ("bdd", "  ", "a", 24, None, "reason must not be empty"),
         ("bdd", "r", "", 24, None, "approver must not be empty"),
         ("bdd", "r", "a", 0, None, "hours must be between 1 and 168 (max_waiver_hours), got 0"),
-        ("bdd", "r", "a", 169, None,
-         "hours must be between 1 and 168 (max_waiver_hours), got 169"),
-        ("bdd", "r", "a", 24, "stagign",
-         "unknown env 'stagign' (known: degraded, dev, prod, staging, strict)"),
+        ("bdd", "r", "a", 169, None, "hours must be between 1 and 168 (max_waiver_hours), got 169"),
+        (
+            "bdd",
+            "r",
+            "a",
+            24,
+            "stagign",
+            "unknown env 'stagign' (known: degraded, dev, prod, staging, strict)",
+        ),
     ],
 )
 def test_refused_requests_name_the_problem_and_write_nothing(
-    project: ProjectConfig, step: str, reason: str, approver: str, hours: int,
-    env: str | None, message: str,
+    project: ProjectConfig,
+    step: str,
+    reason: str,
+    approver: str,
+    hours: int,
+    env: str | None,
+    message: str,
 ) -> None:
     """Every refusal is a WaiverError with a clear message; neither store nor audit appears."""
     with pytest.raises(WaiverError) as refused:
@@ -154,11 +186,14 @@ def test_revoke_marks_the_active_record_revoked_with_who_and_when(
     create_waiver(project, "bdd", "r", "lead", 24, actor="alice", now=NOW)
     revoked = revoke_waiver(project, "bdd", by="carol", now=NOW + timedelta(minutes=5))
     assert (revoked.status, revoked.revoked_by, revoked.revoked_at) == (
-        REVOKED, "carol", "2026-01-10T12:05:00Z"
+        REVOKED,
+        "carol",
+        "2026-01-10T12:05:00Z",
     )
     assert store(project)[0]["status"] == REVOKED
     assert [(line["action"], line["actor"]) for line in audit(project)] == [
-        ("create", "alice"), ("revoke", "carol"),
+        ("create", "alice"),
+        ("revoke", "carol"),
     ]
 
 
@@ -181,7 +216,9 @@ def test_expired_and_revoked_records_stay_in_the_store(project: ProjectConfig) -
     create_waiver(project, "g0", "three", "a", 1, actor="a", now=NOW + timedelta(hours=5))
     revoke_waiver(project, "g0", by="b", now=NOW + timedelta(hours=5))
     assert [(r["step_id"], r["status"]) for r in store(project)] == [
-        ("bdd", APPROVED), ("cov", APPROVED), ("g0", REVOKED),
+        ("bdd", APPROVED),
+        ("cov", APPROVED),
+        ("g0", REVOKED),
     ]
 
 
@@ -245,7 +282,9 @@ def test_a_failed_write_leaves_the_previous_store_intact(
     assert str(failed.value) == f"cannot write {project.waivers_path}: No space left on device"
     assert project.waivers_path.read_bytes() == before
     assert sorted(p.name for p in project.waivers_path.parent.iterdir()) == [
-        "audit.jsonl", "overrides.json", "overrides.json.lock",
+        "audit.jsonl",
+        "overrides.json",
+        "overrides.json.lock",
     ]
 
 
@@ -279,7 +318,9 @@ def test_list_shows_active_waivers_by_default_and_every_record_with_all(
     every = list_waivers(project, include_all=True, now=NOW)
     assert [w.reason for w in active.waivers] == ["active"]
     assert [(w.reason, w.state(NOW)) for w in every.waivers] == [
-        ("expired", "expired"), ("active", "active"), ("revoked", "revoked"),
+        ("expired", "expired"),
+        ("active", "active"),
+        ("revoked", "revoked"),
     ]
     assert every.unaudited == frozenset()
 
@@ -312,7 +353,10 @@ def test_four_processes_creating_waivers_at_once_lose_no_record(project: Project
     records = store(project)
     assert len(records) == 20
     assert sorted(str(r["step_id"]) for r in records if r["status"] == APPROVED) == [
-        "g0", "g1", "g2", "g3",
+        "g0",
+        "g1",
+        "g2",
+        "g3",
     ]
     actions = [line["action"] for line in audit(project)]
     assert (actions.count("create"), actions.count("supersede")) == (20, 16)
