@@ -8,6 +8,8 @@ so they all see the same final outcome.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Generator, Mapping
 from pathlib import Path
@@ -43,6 +45,7 @@ class ControllerPlugin:
         self.report: dict[str, Any] | None = None
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.previous_sigterm: Any = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
@@ -74,6 +77,20 @@ class ControllerPlugin:
             letter, word = _WORDS[verdict]
             return "xfailed", letter, (word, {"yellow": True})
         return None
+
+    def pytest_sessionstart(self) -> None:
+        """SIGTERM (a CI runner cancelling the job) ends the run like Ctrl-C does.
+
+        pytest only handles SIGINT; without this a terminated run would leave no report at all.
+        With it the session finishes: step process groups are killed, and a complete report
+        with verdict INTERRUPTED is written (exit 2).
+        """
+        if threading.current_thread() is threading.main_thread():
+            self.previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+
+    def pytest_unconfigure(self) -> None:
+        if self.previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self.previous_sigterm)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -243,3 +260,7 @@ def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
         report.longrepr = f"{note}\n{report.longrepr}"
     else:
         report.sections.append(("selftest policy", decision.message))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"selftest: received signal {signum}")
