@@ -6,15 +6,14 @@ Run it with the interpreter of a virtualenv where pytest-selftest is installed (
 slows pytest's start-up, such as hypothesis's plugin). ``--selftest-core`` names the ``selftest``
 script of an environment with the original selftest-core package, to time it on the same
 catalogues; without it those rows are skipped. Every ratio compares two commands timed in the
-same run, alternating, as medians; the machine is shared and noisy, so read ratios, not
-milliseconds.
+same run, alternating, as the best of N runs; the machine is shared and noisy, so read ratios,
+not milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,11 @@ def core_yaml(count: int, tier: str = "kernel") -> str:
 
 
 def time_commands(commands: dict[str, tuple[list[str], Path]], runs: int) -> dict[str, float]:
-    """Median wall time in ms of each command, the commands alternating run by run."""
+    """Best wall time in ms of each command over ``runs``, the commands alternating.
+
+    The best of N, not the median: on a shared machine every delay comes from outside the
+    command, so the fastest run is the closest to its own cost.
+    """
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs + 1):
         for name, (argv, cwd) in commands.items():
@@ -61,7 +64,7 @@ def time_commands(commands: dict[str, tuple[list[str], Path]], runs: int) -> dic
             )
             samples[name].append((time.perf_counter() - started) * 1000)
     # The first round only warms the bytecode and file caches.
-    return {name: statistics.median(values[1:]) for name, values in samples.items()}
+    return {name: min(values[1:]) for name, values in samples.items()}
 
 
 def peak_rss_mb(argv: Sequence[str], cwd: Path) -> float:

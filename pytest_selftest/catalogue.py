@@ -6,7 +6,6 @@ all of them are collected before :class:`CatalogueError` is raised, so a user fi
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import math
 import re
@@ -537,12 +536,18 @@ def _check_keys(reader: _StepReader, is_root: bool) -> None:
     for key in reader.entry:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), allowed, n=1)
+        close = _close_matches(str(key), allowed)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         reader.problem(key, f"unknown key '{key}'{hint}")
     for a, b in (("run", "command"), ("depends_on", "dependencies")):
         if a in reader.entry and b in reader.entry:
             reader.problem(b, f"'{b}' is an alias of '{a}': use one of them")
+
+
+def _close_matches(word: str, candidates: Sequence[str]) -> list[str]:
+    import difflib  # only a catalogue with a problem needs it
+
+    return difflib.get_close_matches(word, candidates, n=1)
 
 
 def _default_requires(run: Sequence[str]) -> tuple[str, ...]:
@@ -576,7 +581,7 @@ def _check_ids_and_dependencies(steps: list[Step], problems: _Problems) -> list[
             if dep == step.id:
                 problems.add(step.source, step.line, f"step '{step.id}'", "depends on itself")
             elif dep not in first and dep not in problems.rejected_ids:
-                close = difflib.get_close_matches(dep, list(first), n=1)
+                close = _close_matches(dep, list(first))
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.add(
                     step.source,

@@ -6,12 +6,15 @@ Each module defines ``configure(parser)`` and ``run(args) -> int``.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pytest_selftest import __version__
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run the selftest through pytest"),
@@ -32,6 +35,8 @@ def _command_module(name: str) -> object:
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """A parser whose sub-command, if any, is fully configured; the others are listed only."""
+    import argparse  # not at the top: the smoke's fast path does without it
+
     parser = argparse.ArgumentParser(prog="selftest", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pytest-selftest {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -46,6 +51,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["smoke"]:  # the pre-commit fast path: argparse alone costs ~10 ms
+        from pytest_selftest.commands.smoke import smoke
+
+        return smoke(None)
     parser = build_parser(args_list)
     args, extra = parser.parse_known_args(args_list)
     if args.command is None:

@@ -7,7 +7,6 @@ and reads the same ini keys as the plugin, so both agree on paths and defaults.
 
 from __future__ import annotations
 
-import configparser
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,6 +117,8 @@ def load_project_config(rootdir: Path) -> ProjectConfig:
 
 
 def _read_pytest_ini(rootdir: Path) -> dict[str, str]:
+    import configparser  # most projects configure pytest in pyproject.toml
+
     for name in ("pytest.ini", ".pytest.ini"):
         parser = configparser.ConfigParser(interpolation=None)
         try:

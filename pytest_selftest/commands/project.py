@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
 from pytest_selftest.settings import (
@@ -16,6 +16,9 @@ from pytest_selftest.settings import (
 )
 
 CONFIG_ERROR_EXIT = 2
+
+if TYPE_CHECKING:
+    import argparse
 
 
 class CommandError(Exception):
@@ -34,7 +37,12 @@ def add_rootdir_option(parser: argparse.ArgumentParser) -> None:
 
 def load_project(args: argparse.Namespace) -> ProjectConfig:
     """The project of ``--rootdir``, else the nearest enclosing project of the current folder."""
-    rootdir = args.rootdir.resolve() if args.rootdir else find_rootdir(Path.cwd())
+    return project_at(args.rootdir)
+
+
+def project_at(rootdir: Path | None) -> ProjectConfig:
+    """The project at ``rootdir``, else the nearest enclosing project of the current folder."""
+    rootdir = rootdir.resolve() if rootdir else find_rootdir(Path.cwd())
     try:
         return load_project_config(rootdir)
     except SettingsError as exc:

@@ -6,22 +6,26 @@ policy needs no env here; ``$SELFTEST_SKIP_STEPS`` is honoured the same way.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.commands.project import (
     CommandError,
     add_rootdir_option,
     fail,
-    load_project,
     load_project_catalogue,
+    project_at,
     split_ids,
 )
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
 
 SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,8 +33,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return smoke(args.rootdir)
+
+
+def smoke(rootdir: Path | None) -> int:
+    """Run the kernel steps of the project at ``rootdir`` (default: found from the cwd)."""
     try:
-        project = load_project(args)
+        project = project_at(rootdir)
         catalogue = load_project_catalogue(project)
         kernel = [step for step in catalogue.steps if step.tier == "kernel"]
         if not kernel:
