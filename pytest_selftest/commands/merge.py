@@ -8,7 +8,6 @@ merge job can use its exit code as the gate.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from pytest_selftest.commands.project import (
     fail,
     load_project,
     load_project_catalogue,
+    read_json_object,
 )
 from pytest_selftest.merge import MergeError, merge_reports
 from pytest_selftest.report import ReportWriteError, write_report
@@ -59,20 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def read_json_report(path: Path) -> dict[str, Any]:
     """A report file as a JSON object; whether it is a v2 report is the merge's to judge."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise CommandError(f"{path}: cannot read: {reason}") from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
-    if not isinstance(document, dict):
-        raise CommandError(f"{path}: not a v2 selftest report (not a JSON object)")
-    return document
+    return read_json_object(path, missing=f"{path}: no such file")
 
 
 def _project(args: argparse.Namespace) -> ProjectConfig | None:

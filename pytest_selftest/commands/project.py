@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
 from pytest_selftest.settings import (
@@ -65,3 +66,21 @@ def fail(error: CommandError) -> int:
 
 def split_ids(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def read_json_object(path: Path, *, missing: str) -> dict[str, Any]:
+    """A JSON object from ``path``; anything else is a :class:`CommandError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandError(missing) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise CommandError(f"{path}: cannot read: {reason}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(document, dict):
+        raise CommandError(f"{path}: not a v2 selftest report (not a JSON object)")
+    return document

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.commands.project import CommandError, add_rootdir_option, fail, load_project
+from pytest_selftest.commands.project import (
+    CommandError,
+    add_rootdir_option,
+    fail,
+    load_project,
+    read_json_object,
+)
 from pytest_selftest.markdown import (
     TABLE_COLUMNS,
     TIERS,
@@ -54,18 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
 def read_report(path: Path) -> dict[str, Any]:
     """A v2 report from disk; anything else is a :class:`CommandError` saying what is wrong."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CommandError(f"no report at {path}: run the selftest first (selftest run)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise CommandError(f"cannot read {path}: {reason}") from exc
-    try:
-        report = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
-    if not isinstance(report, dict) or not isinstance(report.get("summary"), dict):
+    missing = f"no report at {path}: run the selftest first (selftest run)"
+    report = read_json_object(path, missing=missing)
+    if not isinstance(report.get("summary"), dict):
         raise CommandError(f"{path}: not a selftest v2 report (no 'summary' object)")
     return report
 
