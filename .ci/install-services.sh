@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the services the observability tests run for real (SPEC §14), from Debian:
 #   prometheus-pushgateway  the Pushgateway binary (tests/integration/test_pushgateway.py)
+#   jq                      the original CI gates read the report with it (tests/cli)
 #   prometheus              for promtool (alert rule checks and unit tests); without its
 #                           Recommends, which would pull in ~370 MB (node exporter, smartmontools...)
 # Idempotent: does nothing when both binaries are already there. Needs root (or sudo) and apt.
@@ -14,9 +15,10 @@ missing=()
 have prometheus-pushgateway || have pushgateway || [ -x /usr/bin/prometheus-pushgateway ] ||
   missing+=(prometheus-pushgateway)
 have promtool || missing+=(prometheus)
+have jq || missing+=(jq)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-services: prometheus-pushgateway and promtool already installed"
+  echo "install-services: prometheus-pushgateway, promtool and jq already installed"
   exit 0
 fi
 
