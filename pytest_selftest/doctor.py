@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, Step
+from pytest_selftest.execute import step_environment
 from pytest_selftest.settings import ProjectConfig
 
 OK, WARNING, ERROR = "OK", "WARNING", "ERROR"
@@ -235,9 +236,9 @@ def check_requires(rootdir: Path, catalogue: Catalogue | None) -> list[Finding]:
 
 
 def _found(rootdir: Path, step: Step, exe: str) -> bool:
-    """On PATH; a name with a slash is taken relative to the step's working directory."""
+    """On the PATH the step will see; a name with a slash is relative to the step's cwd."""
     if "/" not in exe:
-        return shutil.which(exe) is not None
+        return shutil.which(exe, path=step_environment(step).get("PATH")) is not None
     path = rootdir / (step.cwd or "") / exe
     return path.is_file() and os.access(path, os.X_OK)
 
