@@ -11,6 +11,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 
 class LocalBoard:
@@ -44,7 +45,7 @@ class SharedBoard(LocalBoard):
         self.directory = directory
 
     def _path(self, step_id: str) -> Path:
-        return self.directory / f"{step_id}.status"
+        return status_path(self.directory, step_id)
 
     def status(self, step_id: str) -> str | None:
         polls = 0
@@ -59,9 +60,14 @@ class SharedBoard(LocalBoard):
         publish_status(self.directory, step_id, status)
 
 
+def status_path(directory: Path, step_id: str) -> Path:
+    """The file of one step; ids of marked tests are node ids (``tests/x.py::t``): escaped."""
+    return directory / f"{quote(step_id, safe='')}.status"
+
+
 def publish_status(directory: Path, step_id: str, status: str) -> None:
     """Write ``status`` for ``step_id`` atomically, so a reader never sees a partial file."""
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{step_id}.")
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".status.")
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(status)
-    os.replace(temp, directory / f"{step_id}.status")
+    os.replace(temp, status_path(directory, step_id))

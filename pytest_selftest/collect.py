@@ -80,6 +80,16 @@ class StepItem(pytest.Item):
             pytest.skip(result.reason or "skipped")
         if result.failed:
             raise StepFailure(self.step, result)
+        self._add_output_sections(result)
+
+    def _add_output_sections(self, result: StepResult) -> None:
+        """A passing step's output where pytest keeps captured output: ``-rP``, pytest-html, IDEs.
+
+        A failure's text already holds the output tails, so they are not added twice.
+        """
+        for key, tail in (("stdout", result.stdout_tail), ("stderr", result.stderr_tail)):
+            if tail:
+                self.add_report_section("call", key, tail)
 
     def _check_extras(self, run: SelftestRun) -> dict[str, Any] | None:
         """What the ac-trace check needs beyond its ``with:``: every step's ``ac_ids``."""

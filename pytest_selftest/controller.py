@@ -46,12 +46,15 @@ class ControllerPlugin:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.previous_sigterm: Any = None
+        self.teardown_properties: dict[str, list[tuple[str, str]]] = {}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
         info = getattr(report, "selftest", None)
         if isinstance(info, dict) and "verdict" not in info:
             self._finalise(report, info)
+        elif report.when == "teardown":  # junitxml and json-report read this report's properties
+            report.user_properties.extend(self.teardown_properties.pop(report.nodeid, []))
         return (yield)
 
     def _finalise(self, report: pytest.TestReport, info: dict[str, Any]) -> None:
@@ -65,6 +68,9 @@ class ControllerPlugin:
         info["waiver"] = _waiver_dict(decision)
         if info["status"] in FAILING_STATUSES:
             _apply_to_report(report, decision)
+        properties = _verdict_properties(info, report.user_properties)
+        report.user_properties.extend(properties)
+        self.teardown_properties[report.nodeid] = properties
         self.records[info["step_id"]] = result_record(info)
 
     @pytest.hookimpl(tryfirst=True)
@@ -224,6 +230,16 @@ class ControllerPlugin:
             )
         return warnings
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
+        """pytest-json-report's file gets the v2 summary under ``selftest``.
+
+        json-report builds its file in its own ``pytest_sessionfinish``, inside our wrapper of that
+        hook, so the report is already decided (``None`` only under ``--collect-only``).
+        """
+        if self.report is not None:
+            json_report["selftest"] = dict(self.report["summary"])
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.report is None:
             return
@@ -244,6 +260,19 @@ def _waiver_dict(decision: Decision) -> dict[str, str] | None:
         "approver": waiver.approver,
         "expires_at": format_time(waiver.expires_at),
     }
+
+
+def _verdict_properties(
+    info: Mapping[str, Any], existing: list[tuple[str, object]]
+) -> list[tuple[str, str]]:
+    """The decided step's JUnit ``<properties>``; never its output, which may hold secrets."""
+    names = {name for name, _ in existing}
+    properties = [(key, str(info[key])) for key in ("tier", "severity", "category")]
+    properties = [(name, value) for name, value in properties if name not in names]
+    properties.append(("verdict", str(info["verdict"])))
+    if info["verdict"] == "waived" and info["waiver"]:
+        properties.extend((f"waiver_{key}", str(value)) for key, value in info["waiver"].items())
+    return properties
 
 
 def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:

@@ -199,3 +199,17 @@ def _run_without_xdist(repo: SelftestRepo, env: dict[str, str]) -> pytest.RunRes
         timeout=120,
     )
     return pytest.RunResult(done.returncode, done.stdout.splitlines(), done.stderr.splitlines(), 0)
+
+
+def test_marked_ordinary_tests_take_part_under_xdist(repo: SelftestRepo) -> None:
+    """A tier-marked test (its step id is a node id with '/' and '::') runs under -n 2."""
+    repo.steps(step("build", "kernel"))
+    repo.pytester.makepyfile(
+        **{
+            "tests/test_marked": "import pytest\n\n"
+            "@pytest.mark.governance\ndef test_docs():\n    assert False\n"
+        }
+    )
+    result = repo.run("-n", "2", "--selftest-env=dev", "steps", "tests")
+    assert result.ret == 0
+    assert repo.verdicts() == {"build": "passed", "tests/test_marked.py::test_docs": "tolerated"}
