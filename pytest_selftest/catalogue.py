@@ -256,12 +256,31 @@ class _NodeConverter:
         if known is not None:
             return known
         if isinstance(node, yaml.ScalarNode):
-            return node.value if node.tag == _STR_TAG else self.loader.construct_object(node)
+            return node.value if node.tag == _STR_TAG else self._construct(node)
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
             return self._sequence(node)
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
             return self._mapping(node)
-        return self.loader.construct_object(node, deep=True)
+        return self._construct(node)
+
+    def _construct(self, node: yaml.Node) -> Any:
+        """The safe constructor's value; one its tag cannot hold is a YAML error at its line.
+
+        PyYAML raises KeyError for ``!!bool maybe``, AttributeError for ``!!timestamp x`` and
+        ValueError for ``2001-02-30`` or an integer of more than 4300 digits.
+        """
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            kind = node.tag.rsplit(":", 1)[-1]
+            shown = node.value if isinstance(node.value, str) else "value"
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            detail = f" ({exc})" if isinstance(exc, ValueError) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown!r} is not a valid {kind}{detail}", node.start_mark
+            ) from exc
 
     def _sequence(self, node: yaml.SequenceNode) -> _LineList:
         items = _LineList()
@@ -318,9 +337,14 @@ def load_catalogue(sources: Sequence[Path], rootdir: Path) -> Catalogue:
 def _load_file(path: Path, rootdir: Path, problems: _Problems) -> list[Step]:
     where = _display_path(path, rootdir)
     try:
-        document = load_yaml(path.read_bytes())
+        data = path.read_bytes()
+        document = load_yaml(data)
     except OSError as exc:
         problems.add(where, 1, "", f"cannot read step file: {exc.strerror}")
+        return []
+    except yaml.reader.ReaderError as exc:  # a byte that is not UTF-8 text, a control character
+        line = data[: exc.position].count(b"\n") + 1
+        problems.add(where, line, "", f"invalid YAML: {str(exc).splitlines()[0]}")
         return []
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
@@ -328,6 +352,9 @@ def _load_file(path: Path, rootdir: Path, problems: _Problems) -> list[Step]:
         return []
     except yaml.YAMLError as exc:
         problems.add(where, 1, "", f"invalid YAML: {exc}")
+        return []
+    except RecursionError:
+        problems.add(where, 1, "", "invalid YAML: nested too deeply")
         return []
     is_root = path.name == ROOT_CATALOGUE
     entries = _step_entries(document, where, is_root, problems)
@@ -354,7 +381,7 @@ def _step_entries(document: object, where: str, is_root: bool, problems: _Proble
                     where,
                     document.key_lines.get(key, document.line),
                     "",
-                    f"unknown top-level key '{key}'",
+                    f"unknown top-level key {_quote(key)}",
                 )
         entries: list[Any] = document["steps"]
         return entries
@@ -395,7 +422,9 @@ class _StepReader:
         if value is None:
             return None
         if value.lower() not in allowed:
-            self.problem(key, f"unknown {key} '{value}' (expected one of: {', '.join(allowed)})")
+            self.problem(
+                key, f"unknown {key} {_quote(value)} (expected one of: {', '.join(allowed)})"
+            )
             return None
         return value.lower()
 
@@ -429,8 +458,9 @@ class _StepReader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem("timeout", f"'timeout' must be a number of seconds, got {value!r}")
             return DEFAULT_TIMEOUT
-        if not math.isfinite(value):
-            self.problem("timeout", f"'timeout' must be a finite number of seconds, got {value}")
+        if not math.isfinite(value if isinstance(value, float) else _as_float(value)):
+            shown = value if isinstance(value, float) else "an integer too large"
+            self.problem("timeout", f"'timeout' must be a finite number of seconds, got {shown}")
             return DEFAULT_TIMEOUT
         if value <= 0:
             self.problem("timeout", f"'timeout' must be greater than 0, got {value}")
@@ -457,10 +487,18 @@ class _StepReader:
         env = {}
         for name, value in self.mapping("env").items():
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                self.problem("env", f"env value of '{name}' must be a string or a number")
+                self.problem("env", f"env value of {_quote(name)} must be a string or a number")
             else:
                 env[str(name)] = str(value)
         return env
+
+
+def _as_float(value: int) -> float:
+    """``value`` as a float; infinity when it is beyond the largest float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _parse_step(
@@ -471,7 +509,7 @@ def _parse_step(
         problems.add(where, line, f"step #{index}", f"expected a mapping, got {kind}")
         return None
     raw_id = entry.get("id")
-    label = f"step '{raw_id}'" if isinstance(raw_id, str) and raw_id else f"step #{index}"
+    label = f"step {_quote(raw_id)}" if isinstance(raw_id, str) and raw_id else f"step #{index}"
     reader = _StepReader(entry, label, where, problems)
     _check_keys(reader, is_root)
     step_id = reader.text("id", required=True)
@@ -538,10 +576,16 @@ def _check_keys(reader: _StepReader, is_root: bool) -> None:
             continue
         close = _close_matches(str(key), allowed)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        reader.problem(key, f"unknown key '{key}'{hint}")
+        reader.problem(key, f"unknown key {_quote(str(key))}{hint}")
     for a, b in (("run", "command"), ("depends_on", "dependencies")):
         if a in reader.entry and b in reader.entry:
             reader.problem(b, f"'{b}' is an alias of '{a}': use one of them")
+
+
+def _quote(text: str) -> str:
+    """``'text'`` in a message; with a line break or another unprintable character, its repr,
+    so that every problem stays on one line."""
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def _close_matches(word: str, candidates: Sequence[str]) -> list[str]:
@@ -587,7 +631,7 @@ def _check_ids_and_dependencies(steps: list[Step], problems: _Problems) -> list[
                     step.source,
                     step.line,
                     f"step '{step.id}'",
-                    f"depends on unknown step '{dep}'{hint}",
+                    f"depends on unknown step {_quote(dep)}{hint}",
                 )
     return unique
 

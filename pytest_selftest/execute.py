@@ -24,6 +24,8 @@ from pytest_selftest.catalogue import Step
 KEEP_BYTES = 64 * 1024
 TAIL_CHARS = 4 * 1024
 DRAIN_SECONDS = 1.0
+# select() and wait() overflow on a wait of centuries (``timeout: 1e10``): wait in slices.
+_LONGEST_WAIT = 3600.0
 _READ_CHUNK = 64 * 1024
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY|CREDENTIAL", re.IGNORECASE)
 REDACTED = "[REDACTED]"
@@ -209,7 +211,7 @@ def _select_until_done(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return not drain
-        wait = remaining if exit_fd is not None else min(remaining, 0.05)
+        wait = min(remaining, _LONGEST_WAIT) if exit_fd is not None else min(remaining, 0.05)
         for key, _ in selector.select(timeout=wait):
             if key.data == "exit":
                 process.wait()
@@ -223,11 +225,13 @@ def _select_until_done(
             return False
     if drain:
         return False
-    try:
-        process.wait(timeout=max(deadline - time.monotonic(), 0))
-    except subprocess.TimeoutExpired:
-        return True
-    return False
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            process.wait(timeout=min(remaining, _LONGEST_WAIT))
+            return False
+        except subprocess.TimeoutExpired:
+            continue
+    return process.poll() is None
 
 
 def _kill_group(pgid: int) -> None:

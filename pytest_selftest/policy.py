@@ -7,6 +7,8 @@ every verdict come out the same either way, except *which* step is named over bu
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +32,9 @@ POLICY_KEYS = (
     "optional_blocks",
     "extends",
 )
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class PolicyError(Exception):
@@ -97,34 +102,52 @@ def resolve_policy(
     for name in envs:  # a typo in an env not used today must not wait for the day it is
         _build(name, envs, ())
     if env not in PRESETS and env not in envs:
-        known = ", ".join(sorted({*PRESETS, *envs}))
-        raise PolicyError(f"unknown selftest env '{env}' (from {source}; known: {known})")
+        known = ", ".join(_key(name) for name in sorted({*PRESETS, *envs}))
+        raise PolicyError(f"unknown selftest env {_quoted(env)} (from {source}; known: {known})")
     return replace(_build(env, envs, ()), source=source)
 
 
 def _build(env: str, envs: Mapping[str, Any], seen: tuple[str, ...]) -> Policy:
     if env in seen:
-        raise PolicyError(
-            f"[tool.selftest.envs.{env}]: 'extends' cycle: {' -> '.join((*seen, env))}"
-        )
+        raise PolicyError(f"{_table(env)}: 'extends' cycle: {' -> '.join(map(_key, (*seen, env)))}")
     table = envs.get(env)
     if table is None:
         return PRESETS[env]
     if not isinstance(table, Mapping):
-        raise PolicyError(f"[tool.selftest.envs.{env}] must be a table")
+        raise PolicyError(f"{_table(env)} must be a table")
     base_name = table.get("extends", env if env in PRESETS else DEFAULT_ENV)
     if not isinstance(base_name, str) or (base_name not in PRESETS and base_name not in envs):
-        raise PolicyError(f"[tool.selftest.envs.{env}]: 'extends' names unknown env {base_name!r}")
-    base = PRESETS[env] if base_name == env else _build(base_name, envs, (*seen, env))
+        raise PolicyError(f"{_table(env)}: 'extends' names unknown env {base_name!r}")
+    if base_name == env and env in PRESETS:
+        base = PRESETS[env]
+    else:  # a custom env extending itself is a cycle
+        base = _build(base_name, envs, (*seen, env))
     return replace(base, env=env, **_overrides(env, table))
 
 
+def _key(name: str) -> str:
+    """An env name as a TOML key: bare when it can be, else quoted, on one line."""
+    return name if _BARE_KEY.match(name) else json.dumps(name)
+
+
+def _table(env: str) -> str:
+    """Where the env's settings live: ``[tool.selftest.envs.dev]``."""
+    return f"[tool.selftest.envs.{_key(env)}]"
+
+
+def _quoted(name: str) -> str:
+    """A name as messages show it, ``'dev'``; odd characters escaped, so it stays on one line."""
+    return f"'{name}'" if _BARE_KEY.match(name) else repr(name)
+
+
 def _overrides(env: str, table: Mapping[str, Any]) -> dict[str, Any]:
-    where = f"[tool.selftest.envs.{env}]"
+    where = _table(env)
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in POLICY_KEYS:
-            raise PolicyError(f"{where}: unknown key '{key}' (expected: {', '.join(POLICY_KEYS)})")
+            raise PolicyError(
+                f"{where}: unknown key {_quoted(key)} (expected: {', '.join(POLICY_KEYS)})"
+            )
         if key == "extends":
             continue
         if key == "governance_budget":

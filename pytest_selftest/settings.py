@@ -73,7 +73,7 @@ class ProjectConfig:
     @property
     def max_waiver_hours(self) -> int:
         value = self.tool.get("max_waiver_hours", DEFAULT_MAX_WAIVER_HOURS)
-        return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_WAIVER_HOURS
+        return value if type(value) is int and value > 0 else DEFAULT_MAX_WAIVER_HOURS  # not bool
 
 
 def find_rootdir(start: Path) -> Path:
@@ -95,6 +95,10 @@ def read_pyproject(path: Path) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: not UTF-8 text") from exc
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def load_project_config(rootdir: Path) -> ProjectConfig:

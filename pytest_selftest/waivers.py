@@ -13,8 +13,9 @@ import fcntl
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ ACTIVE, EXPIRED = "active", "expired"
 CREATE, REVOKE, SUPERSEDE = "create", "revoke", "supersede"
 _REQUIRED = ("step_id", "reason", "approver", "created_at", "expires_at", "status")
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _INDENT = "    "
 
 
@@ -142,7 +144,12 @@ def parse_time(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO 8601 timestamp, got {value!r}")
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if not moment.tzinfo:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC datetime
+        raise ValueError(f"timestamp out of range: {value!r}") from None
 
 
 def parse_record(record: object) -> Waiver:
@@ -155,11 +162,15 @@ def parse_record(record: object) -> Waiver:
     for key in ("step_id", "reason", "approver", "status"):
         if not isinstance(record[key], str) or not record[key].strip():
             raise ValueError(f"{key} must be a non-empty string")
+        if not _is_text(record[key]):
+            raise ValueError(f"{key} is not valid Unicode text (a lone surrogate escape)")
     if record["status"] not in (APPROVED, REVOKED):
         raise ValueError(f"status must be {APPROVED} or {REVOKED}, got {record['status']!r}")
+    for key in ("env", "revoked_at", "revoked_by"):
+        value = record.get(key)
+        if value is not None and not (isinstance(value, str) and _is_text(value)):
+            raise ValueError(f"{key} must be a string")
     env = record.get("env")
-    if env is not None and not isinstance(env, str):
-        raise ValueError("env must be a string")
     return Waiver(
         step_id=record["step_id"],
         reason=record["reason"],
@@ -171,6 +182,25 @@ def parse_record(record: object) -> Waiver:
         revoked_at=record.get("revoked_at"),
         revoked_by=record.get("revoked_by"),
     )
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8: a JSON escape such as ``\\ud800`` or an
+    undecodable command-line byte leaves a lone surrogate that no file or terminal can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_text(value: Any, indent: int | None = None) -> str:
+    """JSON keeping non-ASCII text readable; a lone surrogate stays a ``\\ud800`` escape.
+
+    Only a JSON escape makes one, inside a string, where the escape is valid again.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -214,6 +244,8 @@ def _load_store(path: Path) -> _Store:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise _Unreadable(f"{path}: not valid JSON: {_json_problem(exc)}") from exc
     if not isinstance(document, Mapping) or not isinstance(document.get(OVERRIDES_KEY), list):
         raise _Unreadable(f"{path}: expected an object with an '{OVERRIDES_KEY}' list")
     # A repeated key counts once, with its last value, as json.loads does.
@@ -285,14 +317,23 @@ def append_json_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     """
     if not records:
         return
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    data = "".join(_json_text(r) + "\n" for r in records).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(data)
-        while view:  # one write unless the kernel takes only part of it
-            view = view[os.write(fd, view) :]
+        start = os.lseek(fd, 0, os.SEEK_END)
+        if start and os.pread(fd, 1, start - 1) != b"\n":
+            data = b"\n" + data  # a cut-off last line must not swallow the first new one
+        try:
+            view = memoryview(data)
+            while view:  # one write unless the kernel takes only part of it
+                view = view[os.write(fd, view) :]
+        except OSError:
+            # A full disk may take part of the batch: cut it off, so no half line remains.
+            with suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 
@@ -319,11 +360,21 @@ def read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[
         except json.JSONDecodeError as exc:
             warnings.append(f"{path}:{number}: not valid JSON ({exc.msg}), line skipped")
             continue
-        if isinstance(value, dict):
-            found.append((number, value))
-        else:
+        except (ValueError, RecursionError) as exc:
+            warnings.append(f"{path}:{number}: not valid JSON ({_json_problem(exc)}), line skipped")
+            continue
+        if not isinstance(value, dict):
             warnings.append(f"{path}:{number}: not a JSON object, line skipped")
+        elif _SURROGATE_ESCAPE.search(line) and not _is_text(json.dumps(value, ensure_ascii=False)):
+            warnings.append(f"{path}:{number}: not valid Unicode text (a lone surrogate), skipped")
+        else:
+            found.append((number, value))
     return found, warnings
+
+
+def _json_problem(exc: ValueError | RecursionError) -> str:
+    """What json.loads disliked beyond syntax: too deep, or an integer of over 4300 digits."""
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
 # --- changing the store --------------------------------------------------------------------------
@@ -357,9 +408,9 @@ def create_waiver(
         store = _open_for_change(config.waivers_path)
         superseded = _revoke_matching(store, who, moment, lambda w: _same_scope(w, waiver))
         store.records.append(_record_text(waiver.to_record()))
-        _save(config.waivers_path, store)
-        _audit(
+        _commit(
             config,
+            store,
             [
                 *(_audit_line(SUPERSEDE, old, who, moment) for old in superseded),
                 _audit_line(CREATE, waiver, who, moment),
@@ -384,8 +435,7 @@ def revoke_waiver(
         )
         if not revoked:
             raise NoActiveWaiver(step_id)
-        _save(config.waivers_path, store)
-        _audit(config, [_audit_line(REVOKE, old, who, moment) for old in revoked])
+        _commit(config, store, [_audit_line(REVOKE, old, who, moment) for old in revoked])
     return max(revoked, key=lambda w: w.created_at)
 
 
@@ -400,6 +450,8 @@ def _required_text(name: str, value: str) -> str:
     text = value.strip()
     if not text:
         raise WaiverError(f"{name} must not be empty")
+    if not _is_text(text):
+        raise WaiverError(f"{name} is not valid UTF-8 text")
     return text
 
 
@@ -500,7 +552,7 @@ def _revoke_matching(
 
 def _record_text(record: Mapping[str, Any]) -> str:
     """A record as it sits in the ``overrides`` list of a file indented by 2."""
-    lines = json.dumps(record, indent=2, ensure_ascii=False).split("\n")
+    lines = _json_text(record, indent=2).split("\n")
     return "\n".join([lines[0], *(_INDENT + line for line in lines[1:])])
 
 
@@ -512,19 +564,21 @@ def _render(store: _Store) -> str:
         if store.records
         else "[]"
     )
-    body = ",\n".join(
-        f"  {json.dumps(key, ensure_ascii=False)}: {value}" for key, value in members.items()
-    )
+    body = ",\n".join(f"  {_json_text(key)}: {value}" for key, value in members.items())
     return "{\n" + body + "\n}\n"
 
 
 def _save(path: Path, store: _Store) -> None:
     """Replace the store atomically; on failure the previous file stays intact."""
+    _write(path, _render(store))
+
+
+def _write(path: Path, text: str) -> None:
     # Imported here: report imports policy, which imports this module.
     from pytest_selftest.report import ReportWriteError, write_atomic
 
     try:
-        write_atomic(path, _render(store))
+        write_atomic(path, text)
     except ReportWriteError as exc:
         raise WaiverStoreError(str(exc)) from exc
 
@@ -541,45 +595,96 @@ def _audit_line(action: str, waiver: Waiver, actor: str, moment: datetime) -> di
     }
 
 
-def _audit(config: ProjectConfig, lines: Sequence[Mapping[str, Any]]) -> None:
+def _commit(config: ProjectConfig, store: _Store, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Save the store, then audit the change; when the audit fails, put the old store back.
+
+    A change must not stand unaudited: only when even the old store cannot be put back does the
+    error say that the change stands without its audit line.
+    """
+    path = config.waivers_path
+    try:
+        # Bytes, not read_text(): a "\r\n" must come back as it was. Already read as UTF-8.
+        previous: str | None = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        previous = None
+    except OSError as exc:
+        raise WaiverStoreError(f"cannot write {path}: {exc.strerror}") from exc
+    _save(path, store)
     try:
         append_json_lines(config.audit_path, lines)
     except OSError as exc:
+        problem = f"cannot write {config.audit_path}: {exc.strerror}"
+        if _restore(path, previous):
+            raise WaiverStoreError(f"{problem}; the waiver store was left unchanged") from exc
         raise WaiverStoreError(
-            f"cannot write {config.audit_path}: {exc.strerror}; "
-            "the waiver store was changed but this change is unaudited"
+            f"{problem}; the waiver store was changed but this change is unaudited"
         ) from exc
+
+
+def _restore(path: Path, previous: str | None) -> bool:
+    """Put the store back as it was before a change (absent, or ``previous``); False if it fails."""
+    try:
+        if previous is None:
+            path.unlink(missing_ok=True)
+        else:
+            _write(path, previous)
+    except (OSError, WaiverStoreError):
+        return False
+    return True
 
 
 # --- listing -------------------------------------------------------------------------------------
 
 
 def unaudited(config: ProjectConfig) -> list[Waiver]:
-    """Records with no ``create`` line in the audit log: added or edited by hand."""
-    created = _audited_creations(config.audit_path)
-    return [
-        waiver
-        for waiver in read_waiver_file(config.waivers_path).waivers
-        if (waiver.step_id, waiver.created_at, waiver.expires_at) not in created
-    ]
+    """Records the audit log does not account for: added or edited by hand.
+
+    A record needs a ``create`` line with its step, times, reason and approver; and its status
+    must agree with the ``revoke``/``supersede`` lines, so a revoked waiver set back to APPROVED
+    by hand is unaudited too.
+    """
+    created, ended = _audit_index(config.audit_path)
+    waivers = read_waiver_file(config.waivers_path).waivers
+    revoked = Counter(_ending(w) for w in waivers if w.status == REVOKED)
+    found = []
+    for waiver in waivers:
+        key = _ending(waiver)
+        status_ok = (
+            revoked[key] <= ended[key] if waiver.status == REVOKED else ended[key] <= revoked[key]
+        )
+        if not status_ok or (*key, waiver.created_at) not in created:
+            found.append(waiver)
+    return found
 
 
-def _audited_creations(path: Path) -> set[tuple[str, datetime, datetime]]:
-    found: set[tuple[str, datetime, datetime]] = set()
+_Ending = tuple[str, str, str, datetime]  # step id, reason, approver, expires_at
+_Creation = tuple[str, str, str, datetime, datetime]  # the same and created_at
+
+
+def _ending(waiver: Waiver) -> _Ending:
+    """What a revoke or supersede audit line says about the record it ended."""
+    return (waiver.step_id, waiver.reason, waiver.approver, waiver.expires_at)
+
+
+def _audit_index(path: Path) -> tuple[set[_Creation], Counter[_Ending]]:
+    """The records the audit log created, and how many times it ended each record."""
+    created: set[_Creation] = set()
+    ended: Counter[_Ending] = Counter()
     for _, line in read_json_lines(path)[0]:
-        if line.get("action") != CREATE:
-            continue
         try:
-            found.add(
-                (
-                    str(line["step_id"]),
-                    parse_time(line["timestamp"]),
-                    parse_time(line["expires_at"]),
-                )
+            key = (
+                str(line["step_id"]),
+                str(line["reason"]),
+                str(line["approver"]),
+                parse_time(line["expires_at"]),
             )
+            if line.get("action") == CREATE:
+                created.add((*key, parse_time(line["timestamp"])))
+            elif line.get("action") in (REVOKE, SUPERSEDE):
+                ended[key] += 1
         except (KeyError, ValueError):
             continue
-    return found
+    return created, ended
 
 
 def list_waivers(
