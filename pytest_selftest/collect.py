@@ -16,7 +16,14 @@ import pytest
 
 from pytest_selftest.board import LocalBoard
 from pytest_selftest.catalogue import DEFAULT_SEVERITY, TIERS, Step
-from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
+from pytest_selftest.execute import (
+    Redactor,
+    StepResult,
+    dependency_gate,
+    run_step,
+    skipped,
+    step_environment,
+)
 from pytest_selftest.runconfig import SelftestRun
 
 RESULT_KEY = pytest.StashKey[StepResult]()
@@ -66,7 +73,8 @@ class StepItem(pytest.Item):
 
     def _skip(self, reason: str) -> None:
         notes = self.config.stash[BOARD_KEY].notes.get(self.step.id, [])
-        self.stash[RESULT_KEY] = skipped(reason, self.step.command_text, notes)
+        command = Redactor(step_environment(self.step))(self.step.command_text)
+        self.stash[RESULT_KEY] = skipped(reason, command, notes)
         pytest.skip(reason)
 
     def runtest(self) -> None:
@@ -168,6 +176,7 @@ def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
 
 
 def step_identity(step: Step, nodeid: str) -> dict[str, Any]:
+    """What a result says about its step; the command with secret values redacted."""
     return {
         "step_id": step.id,
         "nodeid": nodeid,
@@ -175,7 +184,7 @@ def step_identity(step: Step, nodeid: str) -> dict[str, Any]:
         "tier": step.tier,
         "severity": step.severity,
         "category": step.category,
-        "command": step.command_text,
+        "command": Redactor(step_environment(step))(step.command_text),
         "ac_ids": list(step.ac_ids),
         "depends_on": list(step.depends_on),
         "source": {"path": step.source, "line": step.line},

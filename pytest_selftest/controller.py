@@ -8,8 +8,6 @@ so they all see the same final outcome.
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Generator, Mapping
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_selftest import summary
+from pytest_selftest import interrupts, summary
 from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.collect import step_identity
 from pytest_selftest.policy import FAILED, NON_BLOCKING, Decision, Ledger
@@ -45,7 +43,7 @@ class ControllerPlugin:
         self.report: dict[str, Any] | None = None
         self.problems: list[str] = []
         self.warnings: list[str] = []
-        self.previous_sigterm: Any = None
+        self.previous_handlers: dict[int, Any] = {}
         self.teardown_properties: dict[str, list[tuple[str, str]]] = {}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -85,18 +83,11 @@ class ControllerPlugin:
         return None
 
     def pytest_sessionstart(self) -> None:
-        """SIGTERM (a CI runner cancelling the job) ends the run like Ctrl-C does.
-
-        pytest only handles SIGINT; without this a terminated run would leave no report at all.
-        With it the session finishes: step process groups are killed, and a complete report
-        with verdict INTERRUPTED is written (exit 2).
-        """
-        if threading.current_thread() is threading.main_thread():
-            self.previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        """SIGTERM ends the run like Ctrl-C: step processes killed, an INTERRUPTED report."""
+        self.previous_handlers = interrupts.install()
 
     def pytest_unconfigure(self) -> None:
-        if self.previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self.previous_sigterm)
+        interrupts.restore(self.previous_handlers)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -290,6 +281,3 @@ def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
     else:
         report.sections.append(("selftest policy", decision.message))
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"selftest: received signal {signum}")

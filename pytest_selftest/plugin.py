@@ -163,6 +163,9 @@ def pytest_configure(config: pytest.Config) -> None:
     with_deps = bool(config.getoption("selftest_with_deps", False))
     config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
     if is_worker(config):
+        from pytest_selftest import interrupts
+
+        interrupts.install()  # a worker's step must die with the run (execnet sends SIGINT)
         return
     from pytest_selftest.controller import ControllerPlugin
 

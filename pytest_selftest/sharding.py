@@ -79,5 +79,5 @@ def recorded_durations(report_path: Path, catalogue_digest: str | None = None) -
             return {}
         results = report["results"]
         return {r["step_id"]: float(r["duration_ms"]) for r in results if r.get("attempts")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}

@@ -152,11 +152,6 @@ def test_secret_values_are_redacted_from_every_output_of_a_run_and_the_commands(
     assert "token=[REDACTED] pw=[REDACTED]" in (repo.path / "junit.xml").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collect.py passes the unredacted step.command_text to skipped(): a skipped step's "
-    "report command shows a secret value its command holds",
-)
 def test_a_skipped_step_does_not_show_a_secret_value_its_command_holds(
     repo: SelftestRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

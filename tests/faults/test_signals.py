@@ -158,11 +158,6 @@ def test_sigterm_to_the_xdist_controller_ends_the_run_and_every_workers_step(
     assert wait_until_gone(marker) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers that inherit SIGINT ignored cannot be interrupted by execnet; after its "
-    "timeout the worker is killed and its step's process group (own session) survives",
-)
 def test_sigterm_under_xdist_with_sigint_ignored_still_kills_every_step(
     repo: SelftestRepo, marker: str
 ) -> None:

@@ -205,3 +205,10 @@ def test_recorded_durations_of_an_unusable_report_are_empty(tmp_path: Path, text
 def test_recorded_durations_without_a_report_are_empty(tmp_path: Path) -> None:
     """The first run of a project has no report yet: no durations."""
     assert recorded_durations(tmp_path / "missing.json") == {}
+
+
+def test_recorded_durations_of_a_report_nested_too_deep_are_empty(tmp_path: Path) -> None:
+    """A corrupt report nested beyond Python's recursion limit gives no durations."""
+    path = tmp_path / "selftest_report.json"
+    path.write_text('{"results": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert recorded_durations(path, "d1") == {}
