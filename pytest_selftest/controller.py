@@ -280,4 +280,3 @@ def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
         report.longrepr = f"{note}\n{report.longrepr}"
     else:
         report.sections.append(("selftest policy", decision.message))
-
