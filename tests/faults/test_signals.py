@@ -17,10 +17,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import processes_with, wait_until_gone
 from selftest_repo import INNER_RUN_OPTIONS, SelftestRepo, step
 
 WRAPPER = (
@@ -35,29 +35,6 @@ IGNORING_SIGINT = (
     "signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "sys.exit(pytest.main(sys.argv[1:]))"
 )
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds ``marker`` (zombies have none)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_until_gone(marker: str, seconds: float = 1.0) -> list[int]:
-    """Give SIGKILL its moment to land, then return whatever still runs."""
-    deadline = time.monotonic() + seconds
-    while (left := processes_with(marker)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return left
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import processes_with, wait_until_gone
 
 from pytest_selftest.catalogue import Step
 from pytest_selftest.checks.base import Finding
@@ -41,29 +42,6 @@ def make_step(*run: str, **keys: Any) -> Step:
 def marker() -> str:
     """A ``sleep`` argument no other process on this machine has: ``300.<random digits>``."""
     return f"300.{uuid.uuid4().int % 10**12:012d}"
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds ``marker`` (zombies have none)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_until_gone(marker: str, seconds: float = 2.0) -> list[int]:
-    """Give SIGKILL its moment to land, then return whatever still runs."""
-    deadline = time.monotonic() + seconds
-    while (left := processes_with(marker)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return left
 
 
 @pytest.fixture
