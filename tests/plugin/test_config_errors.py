@@ -8,20 +8,9 @@ import re
 from typing import Any
 
 import pytest
+from bad_inputs import BAD_INPUTS, BDD, gov
 from selftest_repo import validate_report
 
-LINT = """\
-- id: lint
-  tier: governance
-  description: Lint the code
-  run: "true"
-"""
-BDD = """\
-- id: bdd
-  tier: governance
-  description: BDD scenarios
-  run: "true"
-"""
 KNOWN_ENVS = "known: degraded, dev, prod, staging, strict"
 ENV_KEYS = "expected: governance_budget, require_waiver, honour_waivers, optional_blocks, extends"
 EMPTY_TABLE = "[tool.selftest]\n"
@@ -32,11 +21,6 @@ def _no_machine_selftest_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """The outer shell's SELFTEST_ENV / SELFTEST_SKIP_STEPS must not leak into these runs."""
     monkeypatch.delenv("SELFTEST_ENV", raising=False)
     monkeypatch.delenv("SELFTEST_SKIP_STEPS", raising=False)
-
-
-def gov(text: str) -> dict[str, str]:
-    """``steps/gov.yaml``: the valid ``lint`` step on lines 1-4, then ``text``."""
-    return {"steps/gov.yaml": LINT + text}
 
 
 def make_repo(pytester: pytest.Pytester, files: dict[str, str], toml: str = EMPTY_TABLE) -> None:
@@ -77,103 +61,9 @@ def assert_config_error(
 
 
 # (files, extra pytest arguments, exact messages): every bad input of the issue.
+# Every bad step file of the pure catalogue tests, and one with several problems at once.
 STEP_FILE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
-    "invalid YAML": (
-        gov("- id: bdd\n   tier: governance\n"),
-        ["steps/gov.yaml:6: invalid YAML: mapping values are not allowed in this context"],
-    ),
-    "a step that is not a mapping": (
-        gov("- behave --tags=@smoke\n"),
-        ["steps/gov.yaml:5: step #2: expected a mapping, got str"],
-    ),
-    "missing id": (
-        gov("- tier: governance\n  description: BDD\n  run: behave\n"),
-        ["steps/gov.yaml:5: step #2: missing required key 'id'"],
-    ),
-    "missing tier": (
-        gov("- id: bdd\n  description: BDD\n  run: behave\n"),
-        ["steps/gov.yaml:5: step 'bdd': missing required key 'tier'"],
-    ),
-    "missing description": (
-        gov("- id: bdd\n  tier: governance\n  run: behave\n"),
-        ["steps/gov.yaml:5: step 'bdd': missing required key 'description'"],
-    ),
-    "bad id characters": (
-        gov(BDD.replace("id: bdd", "id: bdd/smoke")),
-        [
-            "steps/gov.yaml:5: step 'bdd/smoke': id must match ^[A-Za-z0-9_-]+$ "
-            "(letters, digits, '_' and '-')"
-        ],
-    ),
-    "unknown tier": (
-        gov(BDD.replace("tier: governance", "tier: core")),
-        [
-            "steps/gov.yaml:6: step 'bdd': unknown tier 'core' "
-            "(expected one of: kernel, governance, optional)"
-        ],
-    ),
-    "unknown severity": (
-        gov(BDD + "  severity: high\n"),
-        [
-            "steps/gov.yaml:9: step 'bdd': unknown severity 'high' "
-            "(expected one of: critical, warning, info)"
-        ],
-    ),
-    "unknown category": (
-        gov(BDD + "  category: style\n"),
-        [
-            "steps/gov.yaml:9: step 'bdd': unknown category 'style' "
-            "(expected one of: security, performance, correctness, governance)"
-        ],
-    ),
-    "unknown key with a suggestion": (
-        gov(BDD + "  tmeout: 30\n"),
-        ["steps/gov.yaml:9: step 'bdd': unknown key 'tmeout' (did you mean 'timeout'?)"],
-    ),
-    "both run and check": (
-        gov(BDD + "  check: gherkin\n"),
-        ["steps/gov.yaml:9: step 'bdd': use only one of run, check or python (found run, check)"],
-    ),
-    "neither run nor check": (
-        gov("- id: bdd\n  tier: governance\n  description: BDD\n"),
-        ["steps/gov.yaml:5: step 'bdd': needs one of 'run', 'check' or 'python'"],
-    ),
-    "empty command": (
-        gov(BDD.replace('run: "true"', 'run: ""')),
-        ["steps/gov.yaml:8: step 'bdd': 'run' has an empty command"],
-    ),
-    "timeout zero": (
-        gov(BDD + "  timeout: 0\n"),
-        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be greater than 0, got 0"],
-    ),
-    "timeout negative": (
-        gov(BDD + "  timeout: -1.5\n"),
-        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be greater than 0, got -1.5"],
-    ),
-    "timeout not a number": (
-        gov(BDD + "  timeout: five\n"),
-        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be a number of seconds, got 'five'"],
-    ),
-    "timeout not finite": (
-        gov(BDD + "  timeout: .inf\n"),
-        ["steps/gov.yaml:9: step 'bdd': 'timeout' must be a finite number of seconds, got inf"],
-    ),
-    "duplicate id": (
-        {"steps/a.yaml": LINT, "steps/b.yaml": BDD + LINT},
-        ["steps/b.yaml:5: step 'lint': duplicate id (first defined at steps/a.yaml:1)"],
-    ),
-    "unknown dependency": (
-        gov(BDD + "  depends_on: [lnt]\n"),
-        ["steps/gov.yaml:5: step 'bdd': depends on unknown step 'lnt' (did you mean 'lint'?)"],
-    ),
-    "self dependency": (
-        gov(BDD + "  depends_on: [bdd]\n"),
-        ["steps/gov.yaml:5: step 'bdd': depends on itself"],
-    ),
-    "a cycle": (
-        gov(BDD + "  depends_on: [docs]\n" + BDD.replace("bdd", "docs") + "  depends_on: [bdd]\n"),
-        ["steps/gov.yaml:5: step 'bdd': dependency cycle: bdd -> docs -> bdd"],
-    ),
+    **BAD_INPUTS,
     "several problems at once": (
         gov(BDD + "  tmeout: 30\n  severity: high\n"),
         [
