@@ -2,6 +2,10 @@
 
 Kept import-light on purpose: the kernel smoke imports this package and must not pay for pytest
 or YAML, so the public names below are loaded on first use.
+
+PYTEST_DONT_REWRITE: the ``selftest`` console script imports this package before pytest starts;
+pytest would then warn that it "cannot be rewritten" (an error under ``filterwarnings = error``).
+The package holds no test assertions, so it asks pytest not to rewrite it at all.
 """
 
 from __future__ import annotations

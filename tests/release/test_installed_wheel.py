@@ -1,0 +1,96 @@
+"""The package as a user installs it: a wheel in a fresh virtualenv, not this editable checkout.
+
+The wheel is ``$SELFTEST_WHEEL`` when set (CI passes the one it rebuilt from the sdist), else one
+built here. The virtualenv is made once for the module; Python there writes bytecode, as a user's
+does, and every run treats warnings as errors, as many repositories do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _user_environment() -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    environment.pop("VIRTUAL_ENV", None)
+    return environment
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``bin`` folder of a fresh virtualenv with the released wheel installed."""
+    work = tmp_path_factory.mktemp("release")
+    wheel = os.environ.get("SELFTEST_WHEEL")
+    if not wheel:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(ROOT)],
+            check=True,
+            capture_output=True,
+        )
+        wheel = str(next(work.glob("pytest_selftest-*.whl")))
+    venv.create(work / "venv", with_pip=True)
+    bin_dir = work / "venv" / "bin"
+    subprocess.run(
+        [str(bin_dir / "pip"), "install", "-q", wheel],
+        check=True,
+        capture_output=True,
+        env=_user_environment(),
+    )
+    return bin_dir
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """A copy of examples/quickstart whose pytest configuration turns warnings into errors."""
+    target = tmp_path / "quickstart"
+    shutil.copytree(ROOT / "examples" / "quickstart", target)
+    pyproject = target / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'filterwarnings = ["error"]\n')
+    return target
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=_user_environment(), timeout=120
+    )
+
+
+def test_the_wheel_holds_no_module_from_the_checkout(installed: Path) -> None:
+    done = run(
+        [str(installed / "python"), "-c", "import pytest_selftest as p; print(p.__file__)"],
+        cwd=installed,
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(ROOT) not in done.stdout
+    assert "site-packages" in done.stdout
+
+
+def test_selftest_run_passes_with_warnings_as_errors(installed: Path, quickstart: Path) -> None:
+    """The console script imports the package before pytest starts: no rewrite warning."""
+    done = run([str(installed / "selftest"), "run", "--env", "dev"], cwd=quickstart)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Warning" not in done.stdout + done.stderr
+    assert "Verdict: PASS (exit code 0: ok)" in done.stdout.splitlines()
+
+
+def test_pytest_with_the_plugin_passes_with_warnings_as_errors(
+    installed: Path, quickstart: Path
+) -> None:
+    done = run([str(installed / "pytest"), "--selftest-env=dev"], cwd=quickstart)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Status: DEGRADED" in done.stdout.splitlines()
+
+
+def test_the_kernel_smoke_runs_from_the_wheel(installed: Path, quickstart: Path) -> None:
+    done = run([str(installed / "selftest"), "smoke"], cwd=quickstart)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[-1] == "Status: HEALTHY"
