@@ -1,9 +1,12 @@
-"""Fail when the source tree holds bytecode that does not load, or files a run left behind.
+"""The checkout's hygiene: bytecode that loads, and no file a run left behind or changed.
 
-Usage: python .ci/check-tree.py [--clean]. Every ``__pycache__/*.pyc`` outside virtualenvs must
-unmarshal (a truncated one breaks every later import of its module on a user's machine, where
-Python writes bytecode). With ``--clean``, ``git status`` must also show no change apart from
-ignored files: a test run or the main job must not leave files in the checkout.
+Every ``__pycache__/*.pyc`` outside virtualenvs must unmarshal: a truncated one breaks every
+later import of its module on a user's machine, where Python writes bytecode. ``git status``
+shows what a run changed, apart from ignored files.
+
+Used twice: ``tests/conftest.py`` compares the checkout before and after the test session, and
+CI runs ``python tests/hygiene.py --clean`` after the README's commands (the tree must then be
+exactly as cloned).
 """
 
 from __future__ import annotations
@@ -32,16 +35,25 @@ def broken_bytecode(root: Path) -> list[str]:
     return problems
 
 
+def changes(root: Path) -> set[str]:
+    """``git status`` lines, untracked files one by one; ignored files are not listed."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(status.splitlines())
+
+
 def main(argv: list[str]) -> int:
     root = Path(__file__).resolve().parent.parent
     problems = [f"bytecode that does not load: {p}" for p in broken_bytecode(root)]
     if "--clean" in argv:
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout
-        problems += [f"left in the checkout: {line}" for line in status.splitlines()]
+        problems += [f"left in the checkout: {line}" for line in sorted(changes(root))]
     for problem in problems:
-        print(f"check-tree: {problem}", file=sys.stderr)
+        print(f"hygiene: {problem}", file=sys.stderr)
     return 1 if problems else 0
 
 
