@@ -94,3 +94,20 @@ def test_the_kernel_smoke_runs_from_the_wheel(installed: Path, quickstart: Path)
     done = run([str(installed / "selftest"), "smoke"], cwd=quickstart)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[-1] == "Status: HEALTHY"
+
+
+def test_the_alert_rules_and_dashboard_ship_in_the_package(installed: Path) -> None:
+    """docs/observability.md tells users to copy them out of the installed package."""
+    code = (
+        "import importlib.resources as r;"
+        "print(sorted(p.name for p in (r.files('pytest_selftest') / 'observability').iterdir()))"
+    )
+    done = run([str(installed / "python"), "-c", code], cwd=installed)
+    assert done.stdout.strip() == "['alerts.test.yml', 'alerts.yml', 'grafana-dashboard.json']"
+
+
+def test_the_readme_links_work_on_a_package_index_page() -> None:
+    """A package index renders the README away from the repository: no relative links."""
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/" not in readme
+    assert "](https://github.com/pytest-selftest/pytest-selftest/blob/main/docs/usage.md)" in readme

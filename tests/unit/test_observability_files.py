@@ -20,7 +20,7 @@ from test_metrics import make_report
 
 from pytest_selftest import metrics
 
-OBSERVABILITY = Path(__file__).resolve().parents[2] / "docs" / "observability"
+OBSERVABILITY = Path(__file__).resolve().parents[2] / "pytest_selftest" / "observability"
 ALERTS = OBSERVABILITY / "alerts.yml"
 ALERT_TESTS = OBSERVABILITY / "alerts.test.yml"
 DASHBOARD = OBSERVABILITY / "grafana-dashboard.json"
