@@ -152,8 +152,12 @@ def check_git(config: ProjectConfig) -> list[Finding]:
             )
         ]
     status = _git(config.rootdir, "status", "--porcelain", "-z", "--untracked-files=all")
-    paths = _porcelain_paths(status or "")
-    dirty = sorted(p for p in paths if not _is_state_file(config, Path(top) / p))
+    entries = _porcelain_entries(status or "")
+    dirty = sorted(
+        path
+        for code, path in entries
+        if not _is_state_file(config, Path(top) / path, untracked=code == "??")
+    )
     if not dirty:
         return [Finding("git_repository", OK, top), Finding("git_clean", OK, "no local changes")]
     shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
@@ -184,25 +188,34 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout.strip("\n") if done.returncode == 0 else None
 
 
-def _porcelain_paths(output: str) -> list[str]:
-    """Paths from ``git status --porcelain -z``; a rename's second field is its old path."""
+def _porcelain_entries(output: str) -> list[tuple[str, str]]:
+    """(status code, path) from ``git status --porcelain -z``; a rename's second field is its
+    old path."""
     fields = output.split("\0")
-    paths: list[str] = []
+    entries: list[tuple[str, str]] = []
     index = 0
     while index < len(fields):
         item = fields[index]
         index += 1
         if len(item) < 4:
             continue
-        paths.append(item[3:])
+        entries.append((item[:2], item[3:]))
         if item[0] in "RC":
             index += 1
-    return paths
+    return entries
 
 
-def _is_state_file(config: ProjectConfig, path: Path) -> bool:
-    """The plugin's own outputs are expected to change and never count as dirt."""
+def _is_state_file(config: ProjectConfig, path: Path, *, untracked: bool) -> bool:
+    """The plugin's own outputs are expected to change and never count as dirt.
+
+    Besides the configured state files, an untracked ``selftest-*``/``selftest_*`` file at the
+    rootdir is an output of a selftest run (docs/ci.md writes ``selftest-junit.xml`` and
+    ``selftest-metrics.prom``); a tracked file by that name that changed is still dirt.
+    """
     resolved = path.resolve()
+    at_rootdir = resolved.parent == config.rootdir.resolve()
+    if untracked and at_rootdir and resolved.name.startswith(("selftest-", "selftest_")):
+        return True
     state_dir = config.waivers_path.parent.resolve()
     if resolved.is_relative_to(state_dir) and state_dir != config.rootdir.resolve():
         return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +29,14 @@ def workflows() -> list[tuple[str, dict[Any, Any]]]:
 
 
 def test_every_yaml_block_parses_and_names_its_file() -> None:
-    """Four workflows and two pre-commit configs, each block headed by its file name."""
+    """Four workflows and three pre-commit configs, each block headed by its file name."""
     names = [name for name, _ in yaml_blocks()]
     assert names == [
         ".github/workflows/selftest-gate.yml",
         ".github/workflows/selftest-dev.yml",
         ".github/workflows/selftest-staging.yml",
         ".github/workflows/selftest-prod.yml",
+        ".pre-commit-config.yaml",
         ".pre-commit-config.yaml",
         ".pre-commit-config.yaml",
     ]
@@ -82,16 +85,56 @@ def test_only_staging_and_prod_push_metrics() -> None:
     }
 
 
-def test_the_pre_commit_snippets_use_the_offered_hook() -> None:
-    """Both snippets name the hook id of .pre-commit-hooks.yaml; the local one copies its entry."""
-    offered = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
+GITHUB_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
+
+
+def run_blocks() -> list[tuple[str, str]]:
+    """Every ``run:`` block of the workflows, as (workflow/job/step, script)."""
+    blocks = []
+    for name, workflow in workflows():
+        for job_id, job in workflow["jobs"].items():
+            for index, step in enumerate(job.get("steps", [])):
+                if "run" in step:
+                    blocks.append((f"{name.split('/')[-1]}/{job_id}/{index}", step["run"]))
+    return blocks
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+@pytest.mark.parametrize(("where", "script"), run_blocks(), ids=lambda v: str(v).split("\n")[0])
+def test_every_run_block_of_the_workflows_passes_shellcheck(where: str, script: str) -> None:
+    """GitHub runs ``run:`` with bash after replacing ``${{ ... }}``: check what bash gets."""
+    expanded = GITHUB_EXPRESSION.sub("github_expression", script)
+    done = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", "-"],
+        input=expanded,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, ""), where
+
+
+def pre_commit_hooks() -> list[dict[str, Any]]:
     configs = [doc for name, doc in yaml_blocks() if name == ".pre-commit-config.yaml"]
-    hooks = [config["repos"][0]["hooks"][0] for config in configs]
-    assert [hook["id"] for hook in hooks] == [offered["id"]] * 2
-    local = hooks[0]
-    assert {k: local[k] for k in ("entry", "pass_filenames", "always_run")} == {
-        k: offered[k] for k in ("entry", "pass_filenames", "always_run")
-    }
+    return [config["repos"][0]["hooks"][0] for config in configs]
+
+
+def test_the_pre_commit_snippets_use_the_offered_hook() -> None:
+    """Every snippet names the hook id of .pre-commit-hooks.yaml; the local ones run its command
+    with the project's environment named, since pre-commit runs them with the committer's PATH."""
+    offered = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
+    hooks = pre_commit_hooks()
+    assert [hook["id"] for hook in hooks] == [offered["id"]] * 3
+    venv, uv = hooks[0], hooks[1]
+    assert (venv["entry"], uv["entry"]) == (
+        f".venv/bin/{offered['entry']}",
+        f"uv run {offered['entry']}",
+    )
+    for local in (venv, uv):
+        assert local["language"] == "system"
+        assert {k: local[k] for k in ("pass_filenames", "always_run")} == {
+            k: offered[k] for k in ("pass_filenames", "always_run")
+        }
 
 
 def test_every_option_and_command_the_page_names_exists() -> None:

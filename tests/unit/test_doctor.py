@@ -39,20 +39,25 @@ def in_a_virtualenv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIRTUAL_ENV", "/venv")
 
 
-def make_repo(root: Path, steps: str = STEPS, git: bool = True) -> ProjectConfig:
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_IDENTITY}, check=True)
+
+
+def make_repo(root: Path, steps: str = STEPS, git_repository: bool = True) -> ProjectConfig:
     (root / "steps").mkdir()
     (root / "steps" / "s.yaml").write_text(steps)
     (root / "pyproject.toml").write_text("[tool.selftest]\n")
-    if git:
-        env = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.com",
-        }
+    if git_repository:
         for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
-            subprocess.run(["git", *args], cwd=root, env=env, check=True)
+            git(root, *args)
     return load_project_config(root)
 
 
@@ -172,7 +177,7 @@ def test_harness_problems_outrank_service_problems(tmp_path: Path) -> None:
 
 def test_outside_a_git_repository_is_a_harness_issue(tmp_path: Path) -> None:
     """The selftest reports a commit; without a repository there is none."""
-    project = make_repo(tmp_path, git=False)
+    project = make_repo(tmp_path, git_repository=False)
     found = diagnose(project, None, catalogue_of(project))
     assert (found.summary, statuses(found.harness)["git_repository"]) == (HARNESS_ISSUE, ERROR)
     assert "git_clean" not in statuses(found.harness)
@@ -205,6 +210,28 @@ def test_the_plugins_own_state_files_never_count_as_dirt(tmp_path: Path) -> None
         (project.waivers_path.parent / name).write_text("")
     found = diagnose(project, None, catalogue_of(project))
     assert statuses(found.harness)["git_clean"] == OK
+
+
+def test_the_outputs_the_documented_ci_writes_never_count_as_dirt(tmp_path: Path) -> None:
+    """docs/ci.md writes selftest-junit.xml and selftest-metrics.prom at the rootdir."""
+    project = make_repo(tmp_path)
+    (tmp_path / "selftest-junit.xml").write_text("<testsuites/>")
+    (tmp_path / "selftest-metrics.prom").write_text("")
+    found = diagnose(project, None, catalogue_of(project))
+    assert statuses(found.harness)["git_clean"] == OK
+
+
+def test_a_changed_tracked_file_named_like_an_output_is_still_dirt(tmp_path: Path) -> None:
+    project = make_repo(tmp_path)
+    helper = tmp_path / "selftest_helpers.py"
+    helper.write_text("")
+    git(tmp_path, "add", helper.name)
+    git(tmp_path, "commit", "-qm", "helper")
+    helper.write_text("changed = True\n")
+    found = diagnose(project, None, catalogue_of(project))
+    assert [f.message for f in found.harness if f.check == "git_clean"] == [
+        "uncommitted changes: selftest_helpers.py"
+    ]
 
 
 def test_catalogue_errors_are_harness_errors(tmp_path: Path) -> None:
