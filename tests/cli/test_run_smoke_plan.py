@@ -199,3 +199,21 @@ def test_plan_numbers_stay_aligned_past_nine_steps(repo: SelftestRepo) -> None:
     repo.steps(*(step(f"s{i}", "governance") for i in range(10)))
     lines = selftest(repo.path, "plan").stdout.splitlines()[:10]
     assert {line.index(" s") for line in lines} == {4}
+
+
+def test_the_quickstart_example_run_in_place_leaves_git_status_clean(tmp_path: Path) -> None:
+    """Its .gitignore keeps the report and the degradation log out of `git status`."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+    copy = tmp_path / "quickstart"
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("selftest_*", ".selftest"))
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    identity |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "quickstart"]):
+        subprocess.run(["git", *args], cwd=copy, env={**os.environ, **identity}, check=True)
+    done = selftest(copy, "run", "--env", "dev")
+    assert done.returncode == 0
+    assert (copy / "selftest_degradations.log").exists()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=copy, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -340,6 +341,32 @@ def test_a_failing_lint_breaks_the_kernel_in_every_environment(
     )
     assert summary["by_severity"]["critical"]["failed"] == 1
     assert degradations(swarm) == []
+
+
+@needs_ruff
+def test_the_doctor_on_a_copy_set_up_as_the_tutorial_says_finds_a_service_issue(
+    swarm: SelftestRepo,
+) -> None:
+    """docs/tutorial.md: copy, `git init`, commit, break the lint, run: the code is broken."""
+    identity = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "swarm example"]):
+        subprocess.run(["git", *args], cwd=swarm.path, env={**os.environ, **identity}, check=True)
+    break_with(swarm, "failing-lint")
+    assert run_env(swarm, "dev").ret == 1
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_selftest.cli", "doctor"],
+        cwd=swarm.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Summary: SERVICE_ISSUE" in done.stdout.splitlines()
 
 
 def test_a_kernel_step_cannot_be_waived(
