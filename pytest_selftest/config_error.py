@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from pytest_selftest.policy import DEFAULT_ENV, PRESETS
-from pytest_selftest.report import ReportWriteError, build_report, write_report
+from pytest_selftest.report import build_report, write_report
 from pytest_selftest.runinfo import new_run_id, run_metadata
 from pytest_selftest.settings import DEFAULT_REPORT
+from pytest_selftest.statefiles import StateFileError
 
 CONFIG_ERROR_EXIT = 2
 
@@ -44,7 +45,7 @@ def report_config_error(config: pytest.Config, messages: Sequence[str]) -> int:
     )
     try:
         write_report(path, report)
-    except ReportWriteError as exc:
+    except StateFileError as exc:
         sys.stderr.write(f"ERROR: {exc}\n")
     sys.stderr.write(f"selftest: configuration error; report: {path}\n")
     config.hook.pytest_selftest_report_ready(config=config, report=report)

@@ -19,9 +19,10 @@ from pytest_selftest import interrupts, summary
 from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.collect import step_identity
 from pytest_selftest.policy import FAILED, NON_BLOCKING, Decision, Ledger
-from pytest_selftest.report import ReportWriteError, build_report, result_record, write_report
+from pytest_selftest.report import build_report, result_record, write_report
 from pytest_selftest.runconfig import SelftestRun
 from pytest_selftest.runinfo import run_metadata
+from pytest_selftest.statefiles import StateFileError
 
 _WORDS = {
     "waived": ("w", "WAIVED"),
@@ -192,7 +193,7 @@ class ControllerPlugin:
                 code = self._cannot_write(report, str(exc), "degradation_log_write_failed")
         try:
             write_report(self.run.report_path, report)
-        except ReportWriteError as exc:
+        except StateFileError as exc:
             code = self._cannot_write(report, str(exc), "report_write_failed")
         self.warnings.extend(self._emit_extras(report))
         return code

@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.waivers import append_json_lines, format_time, parse_time, read_json_lines
+from pytest_selftest.statefiles import append_json_lines, read_json_lines
+from pytest_selftest.waivers import format_time, parse_time
 
 FIELDS = (
     "timestamp",

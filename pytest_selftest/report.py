@@ -6,23 +6,18 @@ Pure: results come in as the JSON-safe dicts the plugin collects, one per step i
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import CATEGORIES, FAILING_STATUSES, SEVERITIES, TIERS, Catalogue
 from pytest_selftest.policy import NON_BLOCKING, Policy, run_status
+from pytest_selftest.statefiles import write_atomic
 
 REPORT_VERSION = "2.0"
 PLAN_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report-v2.json"
 _AC_RANK = ("PASS", "INFO", "WARNING", "FAILURE", "CRITICAL")
-
-
-class ReportWriteError(Exception):
-    """The report (or another state file) could not be written; the previous file is intact."""
 
 
 RESULT_KEYS = (
@@ -226,24 +221,6 @@ def build_report(
         "errors": list(errors),
         "warnings": list(warnings),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename; never a half-written file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise ReportWriteError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        raise ReportWriteError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def write_report(path: Path, report: Mapping[str, Any]) -> None:

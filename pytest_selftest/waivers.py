@@ -9,13 +9,10 @@ is rewritten; every change is atomic, locked against concurrent writers, and aud
 from __future__ import annotations
 
 import difflib
-import fcntl
 import json
-import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +21,16 @@ from typing import Any
 from pytest_selftest.catalogue import CatalogueError, load_catalogue
 from pytest_selftest.runinfo import current_user
 from pytest_selftest.settings import ProjectConfig, step_sources
+from pytest_selftest.statefiles import (
+    StateFileError,
+    append_json_lines,
+    is_text,
+    json_problem,
+    json_text,
+    locked,
+    read_json_lines,
+    write_atomic,
+)
 
 APPROVED = "APPROVED"
 REVOKED = "REVOKED"
@@ -32,7 +39,6 @@ ACTIVE, EXPIRED = "active", "expired"
 CREATE, REVOKE, SUPERSEDE = "create", "revoke", "supersede"
 _REQUIRED = ("step_id", "reason", "approver", "created_at", "expires_at", "status")
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _INDENT = "    "
 
 
@@ -162,13 +168,13 @@ def parse_record(record: object) -> Waiver:
     for key in ("step_id", "reason", "approver", "status"):
         if not isinstance(record[key], str) or not record[key].strip():
             raise ValueError(f"{key} must be a non-empty string")
-        if not _is_text(record[key]):
+        if not is_text(record[key]):
             raise ValueError(f"{key} is not valid Unicode text (a lone surrogate escape)")
     if record["status"] not in (APPROVED, REVOKED):
         raise ValueError(f"status must be {APPROVED} or {REVOKED}, got {record['status']!r}")
     for key in ("env", "revoked_at", "revoked_by"):
         value = record.get(key)
-        if value is not None and not (isinstance(value, str) and _is_text(value)):
+        if value is not None and not (isinstance(value, str) and is_text(value)):
             raise ValueError(f"{key} must be a string")
     env = record.get("env")
     return Waiver(
@@ -182,25 +188,6 @@ def parse_record(record: object) -> Waiver:
         revoked_at=record.get("revoked_at"),
         revoked_by=record.get("revoked_by"),
     )
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` can be written as UTF-8: a JSON escape such as ``\\ud800`` or an
-    undecodable command-line byte leaves a lone surrogate that no file or terminal can take."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _json_text(value: Any, indent: int | None = None) -> str:
-    """JSON keeping non-ASCII text readable; a lone surrogate stays a ``\\ud800`` escape.
-
-    Only a JSON escape makes one, inside a string, where the escape is valid again.
-    """
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -245,7 +232,7 @@ def _load_store(path: Path) -> _Store:
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
     except (ValueError, RecursionError) as exc:
-        raise _Unreadable(f"{path}: not valid JSON: {_json_problem(exc)}") from exc
+        raise _Unreadable(f"{path}: not valid JSON: {json_problem(exc)}") from exc
     if not isinstance(document, Mapping) or not isinstance(document.get(OVERRIDES_KEY), list):
         raise _Unreadable(f"{path}: expected an object with an '{OVERRIDES_KEY}' list")
     # A repeated key counts once, with its last value, as json.loads does.
@@ -306,77 +293,6 @@ def _malformed_warning(path: Path, index: int, record: Any, exc: ValueError) -> 
     return f"{path}: {label} skipped: {exc}"
 
 
-# --- JSON lines files (the audit log here, the degradation log in degradations.py) ---------------
-
-
-def append_json_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
-    """Append one JSON line per record in a single write, under an exclusive ``flock``.
-
-    O_APPEND plus the lock keeps lines whole when several processes append at once. Raises
-    OSError; callers turn it into their own error naming the file.
-    """
-    if not records:
-        return
-    data = "".join(_json_text(r) + "\n" for r in records).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        start = os.lseek(fd, 0, os.SEEK_END)
-        if start and os.pread(fd, 1, start - 1) != b"\n":
-            data = b"\n" + data  # a cut-off last line must not swallow the first new one
-        try:
-            view = memoryview(data)
-            while view:  # one write unless the kernel takes only part of it
-                view = view[os.write(fd, view) :]
-        except OSError:
-            # A full disk may take part of the batch: cut it off, so no half line remains.
-            with suppress(OSError):
-                os.ftruncate(fd, start)
-            raise
-    finally:
-        os.close(fd)
-
-
-def read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """The ``(line number, object)`` pairs of a JSON lines file, and a warning per bad line.
-
-    A missing file is empty; blank lines are ignored; a line that is not a JSON object is skipped
-    with a warning naming its number, never the whole file.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], []
-    except OSError as exc:
-        return [], [f"{path}: cannot read: {exc.strerror}"]
-    found: list[tuple[int, dict[str, Any]]] = []
-    warnings: list[str] = []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            warnings.append(f"{path}:{number}: not valid JSON ({exc.msg}), line skipped")
-            continue
-        except (ValueError, RecursionError) as exc:
-            warnings.append(f"{path}:{number}: not valid JSON ({_json_problem(exc)}), line skipped")
-            continue
-        if not isinstance(value, dict):
-            warnings.append(f"{path}:{number}: not a JSON object, line skipped")
-        elif _SURROGATE_ESCAPE.search(line) and not _is_text(json.dumps(value, ensure_ascii=False)):
-            warnings.append(f"{path}:{number}: not valid Unicode text (a lone surrogate), skipped")
-        else:
-            found.append((number, value))
-    return found, warnings
-
-
-def _json_problem(exc: ValueError | RecursionError) -> str:
-    """What json.loads disliked beyond syntax: too deep, or an integer of over 4300 digits."""
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-
-
 # --- changing the store --------------------------------------------------------------------------
 
 
@@ -404,7 +320,7 @@ def create_waiver(
     waiver = Waiver(
         step_id, reason, approver, moment, moment + timedelta(hours=hours), APPROVED, env=env
     )
-    with _locked(config.waivers_path):
+    with locked(config.waivers_path, WaiverStoreError):
         store = _open_for_change(config.waivers_path)
         superseded = _revoke_matching(store, who, moment, lambda w: _same_scope(w, waiver))
         store.records.append(_record_text(waiver.to_record()))
@@ -428,7 +344,7 @@ def revoke_waiver(
     """
     moment = _clock(now)
     who = _required_text("revoker", by) if by is not None else current_user()
-    with _locked(config.waivers_path):
+    with locked(config.waivers_path, WaiverStoreError):
         store = _open_for_change(config.waivers_path)
         revoked = _revoke_matching(
             store, who, moment, lambda w: w.step_id == step_id and w.state(moment) == ACTIVE
@@ -450,7 +366,7 @@ def _required_text(name: str, value: str) -> str:
     text = value.strip()
     if not text:
         raise WaiverError(f"{name} must not be empty")
-    if not _is_text(text):
+    if not is_text(text):
         raise WaiverError(f"{name} is not valid UTF-8 text")
     return text
 
@@ -503,24 +419,6 @@ def _same_scope(old: Waiver, new: Waiver) -> bool:
     return old.step_id == new.step_id and old.env == new.env and old.state(new.created_at) == ACTIVE
 
 
-@contextmanager
-def _locked(store: Path) -> Iterator[None]:
-    """Hold ``<store>.lock`` across a read-modify-write, so concurrent creates lose nothing."""
-    lock = store.with_name(store.name + ".lock")
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise WaiverStoreError(
-            f"cannot write {store}: cannot create lock file {lock}: {exc.strerror}"
-        ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _open_for_change(path: Path) -> _Store:
     """The store to change; a file that is not a waiver document is refused, never overwritten."""
     try:
@@ -552,7 +450,7 @@ def _revoke_matching(
 
 def _record_text(record: Mapping[str, Any]) -> str:
     """A record as it sits in the ``overrides`` list of a file indented by 2."""
-    lines = _json_text(record, indent=2).split("\n")
+    lines = json_text(record, indent=2).split("\n")
     return "\n".join([lines[0], *(_INDENT + line for line in lines[1:])])
 
 
@@ -564,7 +462,7 @@ def _render(store: _Store) -> str:
         if store.records
         else "[]"
     )
-    body = ",\n".join(f"  {_json_text(key)}: {value}" for key, value in members.items())
+    body = ",\n".join(f"  {json_text(key)}: {value}" for key, value in members.items())
     return "{\n" + body + "\n}\n"
 
 
@@ -574,12 +472,9 @@ def _save(path: Path, store: _Store) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    # Imported here: report imports policy, which imports this module.
-    from pytest_selftest.report import ReportWriteError, write_atomic
-
     try:
         write_atomic(path, text)
-    except ReportWriteError as exc:
+    except StateFileError as exc:
         raise WaiverStoreError(str(exc)) from exc
 
 

@@ -22,8 +22,9 @@ from pytest_selftest.commands.project import (
     read_json_object,
 )
 from pytest_selftest.merge import MergeError, merge_reports
-from pytest_selftest.report import ReportWriteError, write_report
+from pytest_selftest.report import write_report
 from pytest_selftest.settings import ProjectConfig
+from pytest_selftest.statefiles import StateFileError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         write_report(output, merged)
     except CommandError as error:
         return fail(error)
-    except (MergeError, ReportWriteError) as error:
+    except (MergeError, StateFileError) as error:
         return fail(CommandError(str(error)))
     sys.stdout.write(render_summary(merged, len(reports), output, order))
     code: int = merged["summary"]["exit_code"]
