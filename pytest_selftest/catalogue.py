@@ -46,6 +46,10 @@ KNOWN_KEYS = (
     "cwd",
     "requires",
     "retries",
+    "inputs",
+    "inputs_env",
+    "outputs",
+    "cache",
 )
 # selftest-core's root file format carries keys this plugin accepts and ignores.
 ROOT_ONLY_STEP_KEYS = ("allow_fail_in_degraded",)
@@ -135,6 +139,10 @@ class Step:
     cwd: str | None = None
     requires: tuple[str, ...] = ()
     retries: int = 0
+    inputs: tuple[str, ...] | None = None  # None: not declared (a check may derive them)
+    inputs_env: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    cache: bool = True
 
     @property
     def nodeid(self) -> str:
@@ -474,6 +482,13 @@ class _StepReader:
             return 0
         return value
 
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.entry.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(key, f"'{key}' must be true or false, got {value!r}")
+            return default
+        return value
+
     def mapping(self, key: str) -> dict[str, Any]:
         value = self.entry.get(key)
         if value is None:
@@ -542,6 +557,10 @@ def _parse_step(
     params = reader.mapping("with")
     retries = reader.retries()
     requires = reader.string_list("requires") if "requires" in entry else _default_requires(run)
+    inputs = reader.string_list("inputs") if "inputs" in entry else None
+    inputs_env = reader.string_list("inputs_env")
+    outputs = reader.string_list("outputs")
+    cache = reader.flag("cache", default=True)
     if not reader.ok or step_id is None or tier is None:
         if step_id is not None:
             problems.rejected_ids.add(step_id)
@@ -566,6 +585,10 @@ def _parse_step(
         cwd=cwd,
         requires=requires,
         retries=retries,
+        inputs=inputs,
+        inputs_env=inputs_env,
+        outputs=outputs,
+        cache=cache,
     )
 
 

@@ -26,7 +26,7 @@ class StateFileError(Exception):
     """A state file could not be written; the message names it, and the previous file is intact."""
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` through a temp file and a rename; never a half-written file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,8 +34,8 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise StateFileError(f"cannot write {path}: {exc.strerror}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
