@@ -151,7 +151,7 @@ class CacheStore:
             path.unlink(missing_ok=True)
             removed += 1
         if removed:
-            kept = set()
+            kept: set[str] = set()
             for _, path in entries:
                 entry = _parse_entry(path.read_bytes())
                 kept.update(entry.outputs.values() if entry else ())
