@@ -279,7 +279,7 @@ class CollectionPlugin:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if isinstance(item, StepItem) and report.skipped and isinstance(report.longrepr, tuple):
-            _point_at_step(item, report)
+            report.longrepr = _at_step(item, report.longrepr[2])
         if _is_deciding(report):
             self._classify(item, report)
         return report
@@ -304,11 +304,10 @@ class CollectionPlugin:
             report.wasxfail = PROVISIONAL
 
 
-def _point_at_step(item: StepItem, report: pytest.TestReport) -> None:
-    """``-rs`` shows a skip's location: the step's line, not the plugin line that skipped it."""
+def _at_step(item: StepItem, message: str) -> tuple[str, int, str]:
+    """A skip's location for ``-rs``: the step's line, not the plugin line that skipped it."""
     path, line, _ = item.reportinfo()
-    assert isinstance(report.longrepr, tuple)
-    report.longrepr = (os.fspath(path), (line or 0) + 1, report.longrepr[2])
+    return os.fspath(path), (line or 0) + 1, message
 
 
 def _is_deciding(report: pytest.TestReport) -> bool:
