@@ -7,6 +7,7 @@ so that ``-x`` on a worker does not stop at a failure the controller will waive.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -277,6 +278,8 @@ class CollectionPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if isinstance(item, StepItem) and report.skipped and isinstance(report.longrepr, tuple):
+            report.longrepr = _at_step(item, report.longrepr[2])
         if _is_deciding(report):
             self._classify(item, report)
         return report
@@ -299,6 +302,12 @@ class CollectionPlugin:
         if outcome["status"] in ("FAIL", "TIMEOUT") and tier != "kernel" and report.failed:
             report.outcome = "skipped"
             report.wasxfail = PROVISIONAL
+
+
+def _at_step(item: StepItem, message: str) -> tuple[str, int, str]:
+    """A skip's location for ``-rs``: the step's line, not the plugin line that skipped it."""
+    path, line, _ = item.reportinfo()
+    return os.fspath(path), (line or 0) + 1, message
 
 
 def _is_deciding(report: pytest.TestReport) -> bool:

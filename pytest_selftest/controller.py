@@ -9,7 +9,7 @@ so they all see the same final outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,18 @@ import pytest
 
 from pytest_selftest import interrupts, summary
 from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.collect import step_identity
-from pytest_selftest.policy import FAILED, NON_BLOCKING, Decision, Ledger
+from pytest_selftest.collect import step_identity, tier_of
+from pytest_selftest.policy import (
+    FAILED,
+    NON_BLOCKING,
+    USER_SKIP,
+    Decision,
+    Ledger,
+    in_plan_order,
+    missing_command,
+    unstartable,
+    unstartable_exit_reason,
+)
 from pytest_selftest.report import build_report, result_record, write_report
 from pytest_selftest.runconfig import SelftestRun
 from pytest_selftest.runinfo import run_metadata
@@ -39,6 +49,11 @@ class ControllerPlugin:
         self.config = config
         self.ledger = Ledger(run.policy, run.waivers, runxfail=bool(config.option.runxfail))
         self.records: dict[str, dict[str, Any]] = {}
+        self.decisions: dict[str, Decision] = {}
+        # Node ids in collection order, and whether a step or tier-marked test was selected:
+        # from session.items in a serial run, from the workers' collections under xdist.
+        self.collection_order: dict[str, int] = {}
+        self.selected = False
         self.collection_errors = 0
         self.started = time.perf_counter()
         self.report: dict[str, Any] | None = None
@@ -60,17 +75,23 @@ class ControllerPlugin:
         if info.pop("crashed", False):
             step = self.run.catalogue.by_id[info["step_id"]]
             info.update({**step_identity(step, info["nodeid"]), **info})
-        decision = self.ledger.decide(info["step_id"], info["tier"], info["status"])
+        decision = self._decide(info)
+        self.decisions[info["step_id"]] = decision
         info["verdict"] = decision.verdict
         info["waiver_unused"] = decision.waiver_unused
         info["verdict_reason"] = decision.message
         info["waiver"] = _waiver_dict(decision)
-        if info["status"] in FAILING_STATUSES:
+        if info["status"] in FAILING_STATUSES or decision.verdict == FAILED:
             _apply_to_report(report, decision)
         properties = _verdict_properties(info, report.user_properties)
         report.user_properties.extend(properties)
         self.teardown_properties[report.nodeid] = properties
         self.records[info["step_id"]] = result_record(info)
+
+    def _decide(self, info: Mapping[str, Any]) -> Decision:
+        reason = info.get("reason")
+        via = self.run.user_skips.get(info["step_id"]) if reason == USER_SKIP else None
+        return self.ledger.decide(info["step_id"], info["tier"], info["status"], reason, via)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(
@@ -81,7 +102,24 @@ class ControllerPlugin:
         if verdict in _WORDS and report.skipped:
             letter, word = _WORDS[verdict]
             return "xfailed", letter, (word, {"yellow": True})
+        if verdict == FAILED and report.when == "setup" and report.failed:
+            return "failed", "F", ("FAILED", {"red": True})  # a blocking skip, not a setup error
         return None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._collected(item.nodeid for item in session.items)
+        self.selected = self.selected or any(tier_of(item) for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """Under xdist the controller collects nothing: the workers' collections tell it."""
+        self._collected(ids)
+        steps = {step.nodeid for step in self.run.catalogue.steps}
+        self.selected = self.selected or any(nodeid in steps for nodeid in ids)
+
+    def _collected(self, nodeids: Iterable[str]) -> None:
+        for nodeid in nodeids:
+            self.collection_order.setdefault(nodeid, len(self.collection_order))
 
     def pytest_sessionstart(self) -> None:
         """SIGTERM ends the run like Ctrl-C: step processes killed, an INTERRUPTED report."""
@@ -106,15 +144,27 @@ class ControllerPlugin:
         return (yield)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> int:
-        verdict, code, reason = self._verdict(session, exitstatus)
+        if not (self.selected or self.records or self.run.options_given):
+            return exitstatus  # SPEC §8: nothing to judge, so no section and no file
         results = self._ordered_results()
+        self._word_in_plan_order(results)
+        verdict, code, reason = self._verdict(session, exitstatus, results)
+        self.problems.extend(_unstartable_problems(results))
         report = self._build(results, verdict, code, reason)
         code = self._write_outputs(report, code)
         self.report = report
         self.config.hook.pytest_selftest_report_ready(config=self.config, report=report)
         return code
 
-    def _verdict(self, session: pytest.Session, exitstatus: int) -> tuple[str, int, str]:
+    def _word_in_plan_order(self, results: list[dict[str, Any]]) -> None:
+        """Budget counts in the report follow plan order, as in a serial run (SPEC §13)."""
+        decisions = [self.decisions[r["step_id"]] for r in results]
+        for record, decision in zip(results, in_plan_order(self.ledger, decisions), strict=True):
+            record["verdict_reason"] = decision.message
+
+    def _verdict(
+        self, session: pytest.Session, exitstatus: int, results: list[dict[str, Any]]
+    ) -> tuple[str, int, str]:
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             return "INTERRUPTED", exitstatus, "internal_error"
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
@@ -123,6 +173,9 @@ class ControllerPlugin:
             return "CONFIG_ERROR", 2, "collection_error"
         if exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail:
             return "INTERRUPTED", 2, "interrupted"
+        unstartable_reason = unstartable_exit_reason(results)
+        if unstartable_reason:
+            return "FAIL", 2, unstartable_reason
         if any(r["verdict"] == FAILED for r in self.records.values()):
             return "FAIL", 1, "blocking_failures"
         if session.testsfailed or exitstatus in (
@@ -143,6 +196,8 @@ class ControllerPlugin:
             key=lambda r: rank[r["step_id"]],
         )
         tests = [r for r in self.records.values() if r["step_id"] not in rank]
+        last = len(self.collection_order)
+        tests.sort(key=lambda r: self.collection_order.get(r["nodeid"], last))
         return steps + tests
 
     def _build(
@@ -241,6 +296,14 @@ class ControllerPlugin:
             terminalreporter.write_line(line)
 
 
+def _unstartable_problems(results: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [
+        f"step '{r['step_id']}' could not start its command '{missing_command(r)}' "
+        f"(exit {r['exit_code']}): no trustworthy verdict; install it or fix the step's run"
+        for r in unstartable(results)
+    ]
+
+
 def _waiver_dict(decision: Decision) -> dict[str, str] | None:
     waiver = decision.waiver
     if waiver is None:
@@ -277,7 +340,9 @@ def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
     if hasattr(report, "wasxfail"):
         del report.wasxfail
     note = f"selftest policy: {decision.message}"
-    if isinstance(report.longrepr, str):
+    if isinstance(report.longrepr, tuple):  # a skip the policy does not allow
+        report.longrepr = note
+    elif isinstance(report.longrepr, str):
         report.longrepr = f"{note}\n{report.longrepr}"
     else:
         report.sections.append(("selftest policy", decision.message))

@@ -325,7 +325,7 @@ def _failure_finding(result: Mapping[str, Any]) -> Finding:
 
 
 def _is_harness_failure(result: Mapping[str, Any]) -> bool:
-    if result.get("exit_code") in HARNESS_EXIT_CODES:
+    if result.get("reason") == "command_not_found" or result.get("exit_code") in HARNESS_EXIT_CODES:
         return True
     output = f"{result.get('stdout_tail') or ''}\n{result.get('stderr_tail') or ''}"
     return any(marker in output for marker in HARNESS_OUTPUT)

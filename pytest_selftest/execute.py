@@ -29,6 +29,14 @@ _LONGEST_WAIT = 3600.0
 _READ_CHUNK = 64 * 1024
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY|CREDENTIAL", re.IGNORECASE)
 REDACTED = "[REDACTED]"
+# The shell's exit codes for "found but not executable" and "not found" (SPEC §5).
+CANNOT_START_CODES = (126, 127)
+# dash: "sh: 1: mypy: not found"; bash: "sh: line 1: mypy: command not found";
+# both: "sh: 1: ./x.sh: Permission denied".
+_SHELL_CANNOT_START = re.compile(
+    r":\s*(?:line\s+)?\d+:\s*(?P<command>[^:]+?):\s*"
+    r"(?:command not found|not found|Permission denied)\s*$"
+)
 
 if TYPE_CHECKING:
     from pytest_selftest.checks.base import Finding
@@ -323,9 +331,23 @@ def _run_commands(
         )
         if outcome.timed_out:
             return _result("TIMEOUT", "timeout", -1, outcome)
+        if outcome.exit_code in CANNOT_START_CODES:
+            missing = f"missing_command:{_missing_command(command, outcome.stderr)}"
+            result = _result("FAIL", "command_not_found", outcome.exit_code, outcome)
+            return replace(result, notes=(missing,))
         if outcome.exit_code != 0:
             return _result("FAIL", "nonzero_exit", outcome.exit_code, outcome)
     return _result("PASS", None, 0, outcome)
+
+
+def _missing_command(command: str, stderr: str) -> str:
+    """What the shell could not start: from its message, else the command's first word."""
+    for line in reversed(stderr.splitlines()):
+        found = _SHELL_CANNOT_START.search(line)
+        if found:
+            return found.group("command")
+    words = command.split()
+    return words[0] if words else command
 
 
 def _result(

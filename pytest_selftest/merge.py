@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_selftest.policy import FAILED, Ledger, Policy
+from pytest_selftest.policy import FAILED, USER_SKIP, Ledger, Policy, unstartable_exit_reason
 from pytest_selftest.report import REPORT_VERSION, build_report, result_record
 from pytest_selftest.runinfo import new_run_id
 from pytest_selftest.sharding import parse_shard
@@ -27,7 +27,14 @@ UNTRUSTED_VERDICTS = ("CONFIG_ERROR", "INTERRUPTED")
 UNTRUSTED_EXIT = 2
 # How Ledger.decide words a non-blocking failure that --runxfail made blocking.
 _RUNXFAIL_PREFIX = "--runxfail:"
-_POLICY_RULES = ("env", "governance_budget", "require_waiver", "honour_waivers", "optional_blocks")
+_POLICY_RULES = (
+    "env",
+    "governance_budget",
+    "require_waiver",
+    "honour_waivers",
+    "optional_blocks",
+    "allow_user_skips",
+)
 _RESULT_REQUIRED = ("step_id", "tier", "status")
 
 
@@ -80,6 +87,7 @@ def policy_from_report(policy: Mapping[str, Any]) -> Policy:
         require_waiver=bool(policy["require_waiver"]),
         honour_waivers=bool(policy["honour_waivers"]),
         optional_blocks=bool(policy["optional_blocks"]),
+        allow_user_skips=bool(policy.get("allow_user_skips", True)),
         source="merged shard reports",
     )
 
@@ -235,7 +243,11 @@ def _ran_with_runxfail(results: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def _decide(ledger: Ledger, result: Mapping[str, Any]) -> dict[str, Any]:
-    decision = ledger.decide(result["step_id"], result["tier"], result["status"])
+    if result.get("reason") == USER_SKIP:  # decided by the same policy, using no budget
+        return result_record(result)
+    decision = ledger.decide(
+        result["step_id"], result["tier"], result["status"], result.get("reason")
+    )
     return result_record(
         {
             **result,
@@ -257,6 +269,9 @@ def _overall(
         for report in reports:
             if report["summary"]["verdict"] == verdict:
                 return verdict, UNTRUSTED_EXIT, str(report["summary"].get("exit_reason"))
+    unstartable_reason = unstartable_exit_reason(results)
+    if unstartable_reason:
+        return "FAIL", 2, unstartable_reason
     if any(r["verdict"] == FAILED for r in results):
         return "FAIL", 1, "blocking_failures"
     if any(r["summary"].get("exit_reason") == "test_failures" for r in reports):

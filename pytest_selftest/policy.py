@@ -30,8 +30,13 @@ POLICY_KEYS = (
     "require_waiver",
     "honour_waivers",
     "optional_blocks",
+    "allow_user_skips",
     "extends",
 )
+USER_SKIP = "skipped_by_user"
+COMMAND_NOT_FOUND = "command_not_found"
+# How a governance failure that reached the budget counts: it used a slot, or found none left.
+USED_BUDGET, OVER_BUDGET = "used_budget", "over_budget"
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -50,6 +55,7 @@ class Policy:
     require_waiver: bool
     honour_waivers: bool
     optional_blocks: bool
+    allow_user_skips: bool = True
     source: str = "default"
 
     def to_report(self, non_blocking: int) -> dict[str, Any]:
@@ -60,15 +66,21 @@ class Policy:
             "require_waiver": self.require_waiver,
             "honour_waivers": self.honour_waivers,
             "optional_blocks": self.optional_blocks,
+            "allow_user_skips": self.allow_user_skips,
         }
 
     def describe(self) -> str:
         """One phrase for the header line."""
         budget = "unlimited" if self.governance_budget is None else str(self.governance_budget)
-        waiver = "waiver required" if self.require_waiver else "no waiver needed"
-        honour = "waivers honoured" if self.honour_waivers else "waivers ignored"
+        if not self.honour_waivers:  # whether one is "needed" means nothing when none counts
+            waivers = "waivers not honoured"
+        elif self.require_waiver:
+            waivers = "waiver required, waivers honoured"
+        else:
+            waivers = "no waiver needed, waivers honoured"
         optional = "optional blocks" if self.optional_blocks else "optional informational"
-        return f"governance budget {budget}, {waiver}, {honour}, {optional}"
+        skips = "" if self.allow_user_skips else ", user skips block"
+        return f"governance budget {budget}, {waivers}, {optional}{skips}"
 
 
 PRESETS: Mapping[str, Policy] = {
@@ -82,7 +94,14 @@ PRESETS: Mapping[str, Policy] = {
     "staging": Policy(
         "staging", 1, require_waiver=True, honour_waivers=True, optional_blocks=False
     ),
-    "prod": Policy("prod", 0, require_waiver=False, honour_waivers=False, optional_blocks=True),
+    "prod": Policy(
+        "prod",
+        0,
+        require_waiver=False,
+        honour_waivers=False,
+        optional_blocks=True,
+        allow_user_skips=False,
+    ),
 }
 DEFAULT_ENV = "strict"
 
@@ -172,12 +191,19 @@ def _budget(where: str, value: object) -> int | None:
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict of one result, and the text that explains it (xfail reason or failure note)."""
+    """The verdict of one result, and the text that explains it (xfail reason or failure note).
+
+    ``budget_use`` (:data:`USED_BUDGET` or :data:`OVER_BUDGET`) and ``count`` record how a
+    governance failure met the budget, so that :meth:`Ledger.recount` can word it again.
+    """
 
     verdict: str
     message: str = ""
     waiver: Waiver | None = None
     waiver_unused: bool = False
+    budget_use: str | None = None
+    count: int = 0
+    runxfail_of: str | None = None
 
 
 @dataclass
@@ -190,20 +216,49 @@ class Ledger:
     eligible: int = 0
     non_blocking: int = 0
 
-    def decide(self, step_id: str, tier: str, status: str) -> Decision:
-        """The verdict for a step's raw ``status`` (PASS, FAIL, TIMEOUT, SKIP)."""
+    def decide(
+        self,
+        step_id: str,
+        tier: str,
+        status: str,
+        reason: str | None = None,
+        skipped_via: str | None = None,
+    ) -> Decision:
+        """The verdict for a step's raw ``status`` (PASS, FAIL, TIMEOUT, SKIP) and ``reason``.
+
+        ``skipped_via`` names the option or variable behind a ``skipped_by_user`` skip.
+        """
         honoured = self.policy.honour_waivers and tier != "kernel"
         waiver = self.waivers.get(step_id) if honoured else None
         if status == "SKIP":
-            return Decision(SKIPPED, waiver=waiver)
+            return self._skip(step_id, tier, reason, skipped_via, waiver)
         if status not in FAILING_STATUSES:
             return Decision(PASSED, waiver=waiver, waiver_unused=waiver is not None)
+        if reason == COMMAND_NOT_FOUND and tier != "optional":
+            return Decision(FAILED, _UNSTARTABLE, waiver=waiver)
         decision = replace(self._failure(step_id, tier, waiver), waiver=waiver)
         if self.runxfail and decision.verdict in NON_BLOCKING:
-            return Decision(
-                FAILED, f"--runxfail: would have been {decision.verdict}: {decision.message}"
+            return replace(
+                decision,
+                verdict=FAILED,
+                message=f"--runxfail: would have been {decision.verdict}: {decision.message}",
+                runxfail_of=decision.verdict,
             )
         return decision
+
+    def _skip(
+        self,
+        step_id: str,
+        tier: str,
+        reason: str | None,
+        skipped_via: str | None,
+        waiver: Waiver | None,
+    ) -> Decision:
+        if reason == USER_SKIP and tier != "optional" and not self.policy.allow_user_skips:
+            via = f" ({skipped_via})" if skipped_via else ""
+            message = f"{self.policy.env} does not allow skipping '{step_id}'{via}"
+            return Decision(FAILED, message, waiver=waiver)
+        return Decision(SKIPPED, waiver=waiver)
 
     def _failure(self, step_id: str, tier: str, waiver: Waiver | None) -> Decision:
         env = self.policy.env
@@ -223,22 +278,102 @@ class Ledger:
         self.eligible += 1
         budget = self.policy.governance_budget
         if budget is not None and self.non_blocking >= budget:
-            return Decision(
-                FAILED, f"over {env} budget: {self.eligible} governance failures, {budget} allowed"
-            )
+            return self._worded(Decision(FAILED, budget_use=OVER_BUDGET, count=self.eligible))
         self.non_blocking += 1
-        if waiver is not None:
-            return Decision(WAIVED, waiver.describe(), waiver=waiver)
-        allowed = "unlimited" if budget is None else str(budget)
-        return Decision(
-            TOLERATED,
-            f"tolerated in {env}: governance failure {self.non_blocking} of {allowed} allowed",
+        verdict = TOLERATED if waiver is None else WAIVED
+        return self._worded(
+            Decision(verdict, waiver=waiver, budget_use=USED_BUDGET, count=self.non_blocking)
         )
+
+    def recount(self, decision: Decision, count: int) -> Decision:
+        """``decision`` worded with another ``count``: the report numbers in plan order (§13)."""
+        if decision.budget_use is None:
+            return decision
+        inner = replace(decision, verdict=decision.runxfail_of or decision.verdict, count=count)
+        worded = self._worded(inner)
+        if decision.runxfail_of is None:
+            return worded
+        message = f"--runxfail: would have been {inner.verdict}: {worded.message}"
+        return replace(worded, verdict=decision.verdict, message=message)
+
+    def _worded(self, decision: Decision) -> Decision:
+        env, budget = self.policy.env, self.policy.governance_budget
+        if decision.budget_use == OVER_BUDGET:
+            message = f"over {env} budget: {decision.count} governance failures, {budget} allowed"
+        elif decision.waiver is not None:
+            message = decision.waiver.describe()
+        else:
+            allowed = "unlimited" if budget is None else str(budget)
+            message = (
+                f"tolerated in {env}: governance failure {decision.count} of {allowed} allowed"
+            )
+        return replace(decision, message=message)
+
+
+_UNSTARTABLE = "its command could not start: no trustworthy verdict, in every environment"
+
+
+def in_plan_order(ledger: Ledger, decisions: Iterable[Decision]) -> list[Decision]:
+    """The decisions, given in plan order, with budget counts numbered in that order.
+
+    Under xdist the ledger decides in arrival order, so counts follow arrival; the report's
+    texts must equal a serial run's (SPEC §13). Verdicts stay as decided: only which step is
+    named over budget may differ from a serial run.
+    """
+    used, over = 0, 0
+    budget = ledger.policy.governance_budget or 0
+    renumbered = []
+    for decision in decisions:
+        if decision.budget_use == USED_BUDGET:
+            used += 1
+            decision = ledger.recount(decision, used)
+        elif decision.budget_use == OVER_BUDGET:
+            over += 1
+            decision = ledger.recount(decision, budget + over)
+        renumbered.append(decision)
+    return renumbered
 
 
 def run_status(results: Iterable[Mapping[str, Any]]) -> str:
-    """BROKEN (a kernel step failed) > DEGRADED (any other failure) > HEALTHY."""
-    failing_tiers = {r["tier"] for r in results if r["status"] in FAILING_STATUSES}
-    if "kernel" in failing_tiers:
+    """BROKEN (a kernel step failed, or its skip blocks) > DEGRADED (any other failure, or a
+    kernel step skipped by the user) > HEALTHY."""
+    results = list(results)
+    failing = [r for r in results if r["status"] in FAILING_STATUSES or r["verdict"] == FAILED]
+    if any(r["tier"] == "kernel" for r in failing):
         return "BROKEN"
-    return "DEGRADED" if failing_tiers else "HEALTHY"
+    if failing or any(r["tier"] == "kernel" for r in user_skipped(results)):
+        return "DEGRADED"
+    return "HEALTHY"
+
+
+def user_skipped(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The results of steps the user skipped (``--selftest-skip``, ``$SELFTEST_SKIP_STEPS``)."""
+    return [r for r in results if r["status"] == "SKIP" and r.get("reason") == USER_SKIP]
+
+
+def unstartable(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Kernel and governance results whose command could not start (SPEC §5): exit 2."""
+    return [
+        r
+        for r in results
+        if r.get("reason") == COMMAND_NOT_FOUND
+        and r["status"] in FAILING_STATUSES
+        and r["tier"] != "optional"
+    ]
+
+
+MISSING_COMMAND_NOTE = "missing_command:"
+
+
+def unstartable_exit_reason(results: Iterable[Mapping[str, Any]]) -> str | None:
+    """``command_not_found:<step>:<command>`` for the first unstartable step, else None."""
+    found = unstartable(results)
+    if not found:
+        return None
+    return f"{COMMAND_NOT_FOUND}:{found[0]['step_id']}:{missing_command(found[0])}"
+
+
+def missing_command(result: Mapping[str, Any]) -> str:
+    """The command a ``command_not_found`` result could not start, as its notes record it."""
+    notes = [n for n in result.get("notes") or [] if str(n).startswith(MISSING_COMMAND_NOTE)]
+    return str(notes[0])[len(MISSING_COMMAND_NOTE) :] if notes else str(result.get("command"))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import CATEGORIES, FAILING_STATUSES, SEVERITIES, TIERS, Catalogue
-from pytest_selftest.policy import NON_BLOCKING, Policy, run_status
+from pytest_selftest.policy import NON_BLOCKING, Policy, run_status, user_skipped
 from pytest_selftest.statefiles import write_atomic
 
 REPORT_VERSION = "2.0"
@@ -186,6 +186,7 @@ def build_summary(
         "wall_duration_ms": wall_duration_ms,
         "sequential_estimate_ms": sequential,
         "speedup": round(sequential / wall_duration_ms, 3) if wall_duration_ms > 0 else 1.0,
+        "user_skipped_steps": [r["step_id"] for r in user_skipped(results)],
         "by_ac": ac_levels(results),
     }
 

@@ -61,7 +61,8 @@ class SelftestRun:
     run_id: str
     report_path: Path
     waivers: dict[str, Waiver] = field(default_factory=dict)
-    skip_ids: frozenset[str] = frozenset()
+    # Each user-skipped step and where the skip came from: --selftest-skip or $SELFTEST_SKIP_STEPS.
+    user_skips: dict[str, str] = field(default_factory=dict)
     chosen_ids: frozenset[str] | None = None
     warnings: tuple[str, ...] = ()
     options_given: bool = False
@@ -69,6 +70,10 @@ class SelftestRun:
     # Whether ordinary tests stay selected: not with --selftest-step/--until; with shards,
     # shard 1 runs them so that they run exactly once across the matrix.
     tests_selected: bool = True
+
+    @property
+    def skip_ids(self) -> frozenset[str]:
+        return frozenset(self.user_skips)
 
     @property
     def source_set(self) -> frozenset[Path]:
@@ -134,7 +139,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         raise SelftestConfigError(exc.messages) from exc
     _check_names(catalogue)
     policy = _policy(config, project)
-    chosen, skip_ids, warnings = _selection(config, catalogue)
+    chosen, user_skips, warnings = _selection(config, catalogue)
     shard = config.getoption("selftest_shard", None)
     tests_selected = chosen is None
     if shard:
@@ -151,7 +156,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         run_id=new_run_id(clock),
         report_path=Path(report_option).resolve() if report_option else project.report_path,
         waivers=store.active(policy.env, clock),
-        skip_ids=skip_ids,
+        user_skips=user_skips,
         chosen_ids=chosen,
         shard=shard,
         tests_selected=tests_selected,
@@ -207,8 +212,8 @@ def _in_shard(
 
 def _selection(
     config: pytest.Config, catalogue: Catalogue
-) -> tuple[frozenset[str] | None, frozenset[str], tuple[str, ...]]:
-    """Resolve the selection options into (chosen ids or None for all, skip ids, warnings)."""
+) -> tuple[frozenset[str] | None, dict[str, str], tuple[str, ...]]:
+    """Resolve the selection options: (chosen ids or None for all, user skips, warnings)."""
     known = set(catalogue.ids)
     steps = _split_ids(config.getoption("selftest_step", None))
     until = config.getoption("selftest_until", None)
@@ -228,5 +233,6 @@ def _selection(
         chosen = prefix if chosen is None else chosen & prefix
     if chosen is not None and config.getoption("selftest_with_deps", False):
         chosen = catalogue.dependency_closure(chosen)
-    skip_ids = frozenset(skips) | frozenset(i for i in env_skips if i in known)
-    return (frozenset(chosen) if chosen is not None else None, skip_ids, warnings)
+    user_skips = {i: SKIP_ENV_VAR for i in env_skips if i in known}
+    user_skips.update((i, "--selftest-skip") for i in skips)
+    return (frozenset(chosen) if chosen is not None else None, user_skips, warnings)

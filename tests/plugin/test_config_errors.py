@@ -12,7 +12,10 @@ from bad_inputs import BAD_INPUTS, BDD, gov
 from selftest_repo import validate_report
 
 KNOWN_ENVS = "known: degraded, dev, prod, staging, strict"
-ENV_KEYS = "expected: governance_budget, require_waiver, honour_waivers, optional_blocks, extends"
+ENV_KEYS = (
+    "expected: governance_budget, require_waiver, honour_waivers, optional_blocks, "
+    "allow_user_skips, extends"
+)
 EMPTY_TABLE = "[tool.selftest]\n"
 
 

@@ -210,6 +210,7 @@ def test_custom_env_extends_a_preset_and_overrides_keys(repo: SelftestRepo) -> N
         "require_waiver": True,
         "honour_waivers": True,
         "optional_blocks": False,
+        "allow_user_skips": True,
     }
     assert repo.run("--selftest-env=dev").ret == 1
     assert repo.verdicts()["g2"] == F

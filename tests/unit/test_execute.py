@@ -247,7 +247,7 @@ def test_cwd_and_env_are_honoured(tmp_path: Path) -> None:
 def test_a_missing_cwd_fails_the_step_instead_of_crashing(tmp_path: Path) -> None:
     """A command that cannot start is a failure with exit code 127 and the reason."""
     result = run_step(make_step("true", cwd="nope"), tmp_path)
-    assert (result.status, result.reason, result.exit_code) == ("FAIL", "nonzero_exit", 127)
+    assert (result.status, result.reason, result.exit_code) == ("FAIL", "command_not_found", 127)
     assert result.stderr_tail == (
         f"cannot start the command in {tmp_path / 'nope'}: No such file or directory"
     )
