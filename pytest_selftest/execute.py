@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,7 +117,7 @@ class CommandOutcome:
 
 
 def run_command(
-    command: str,
+    command: str | Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path,
@@ -125,7 +125,8 @@ def run_command(
     redact: Redactor,
     tails: dict[str, _Tail] | None = None,
 ) -> CommandOutcome:
-    """Run ``command`` with the shell in a new process group; kill the group when done.
+    """Run ``command`` (a shell string, or an argument list run without a shell) in a new
+    process group; kill the group when done.
 
     ``tails`` carries output over from earlier commands of the same step. A command that
     cannot start (a missing ``cwd``) exits 127 with the reason on stderr.
@@ -134,7 +135,7 @@ def run_command(
     try:
         process = subprocess.Popen(
             command,
-            shell=True,
+            shell=isinstance(command, str),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -268,6 +269,11 @@ def step_environment(step: Step, base: Mapping[str, str] | None = None) -> dict[
     return env
 
 
+def step_cwd(step: Step, rootdir: Path) -> Path:
+    """The folder a step runs in: its ``cwd`` relative to the rootdir, else the rootdir."""
+    return rootdir / step.cwd if step.cwd else rootdir
+
+
 def run_step(
     step: Step, rootdir: Path, extra_params: Mapping[str, Any] | None = None
 ) -> StepResult:
@@ -312,7 +318,7 @@ def _run_commands(
     step: Step, rootdir: Path, env: Mapping[str, str], redact: Redactor
 ) -> StepResult:
     """Run the commands in order, stopping at the first failure; output accumulates."""
-    cwd = rootdir / step.cwd if step.cwd else rootdir
+    cwd = step_cwd(step, rootdir)
     deadline = time.monotonic() + step.timeout
     tails = {"stdout": _Tail(), "stderr": _Tail()}
     outcome = CommandOutcome(0, False, "", "")
