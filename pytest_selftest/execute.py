@@ -258,15 +258,21 @@ def step_environment(step: Step, base: Mapping[str, str] | None = None) -> dict[
     """The environment a step sees: the inherited one plus its own ``env``.
 
     The folder of the running Python comes first on PATH (as tox does), so steps find the
-    virtualenv's tools (ruff, mypy, pytest) even when it was not activated.
+    virtualenv's tools (ruff, mypy, pytest) even when it was not activated, and never another
+    environment's that an activated virtualenv put before it.
     """
     env = dict(os.environ if base is None else base)
-    scripts = os.path.dirname(sys.executable)
-    path = env.get("PATH", "")
-    if scripts not in path.split(os.pathsep):
-        env["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
+    env["PATH"] = scripts_first(env.get("PATH", ""))
     env.update(step.env)
     return env
+
+
+def scripts_first(path: str) -> str:
+    """``path`` with the running Python's scripts folder first and nowhere else (SPEC §6)."""
+    scripts = os.path.dirname(sys.executable)
+    entries = path.split(os.pathsep) if path else []
+    rest = [e for e in entries if not e or os.path.normpath(e) != os.path.normpath(scripts)]
+    return os.pathsep.join([scripts, *rest])
 
 
 def step_cwd(step: Step, rootdir: Path) -> Path:

@@ -528,3 +528,22 @@ def test_the_running_pythons_scripts_come_first_on_path(
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     result = run_step(make_step('echo "$PATH"'), tmp_path)
     assert result.stdout_tail.split(":")[0] == os.path.dirname(sys.executable)
+
+
+def test_the_running_pythons_scripts_move_before_another_environments_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With another venv's ``python``/``pytest`` first on PATH, a step still runs ours."""
+    other = tmp_path / "other-venv" / "bin"
+    other.mkdir(parents=True)
+    for tool in ("python", "pytest"):
+        (other / tool).write_text(f"#!/bin/sh\necho 'the other {tool}'\n")
+        (other / tool).chmod(0o755)
+    scripts = os.path.dirname(sys.executable)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(other), scripts, "/usr/bin", scripts, "/bin"]))
+    command = 'python -c "import sys; print(sys.prefix)" && pytest --version && echo "$PATH"'
+    result = run_step(make_step(command), tmp_path)
+    assert result.status == "PASS", result.stderr_tail
+    prefix, version, path = result.stdout_tail.splitlines()
+    assert (prefix, version) == (sys.prefix, f"pytest {pytest.__version__}")
+    assert path.split(os.pathsep) == [scripts, str(other), "/usr/bin", "/bin"]
