@@ -124,6 +124,16 @@ def test_metrics_textfile_and_jsonl_are_written_from_the_report(degrading: Selft
     assert {tuple(sorted(line)) for line in lines} == {
         ("labels", "metric_name", "metric_type", "timestamp", "value")
     }
+    durations = [line for line in lines if line["metric_name"].startswith("selftest_step_dur")]
+    assert sorted(line["labels"]["step_id"] for line in durations) == [
+        "core",
+        "docs",
+        "extra",
+        "lint",
+    ]
+    assert {line["metric_name"] for line in durations} == {"selftest_step_duration_seconds"}
+    by_step = {r["step_id"]: r["duration_ms"] / 1000 for r in degrading.report()["results"]}
+    assert {line["labels"]["step_id"]: line["value"] for line in durations} == by_step
 
 
 def test_a_pushgateway_that_is_down_only_warns(degrading: SelftestRepo) -> None:
