@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 
 import pytest
+from processes import run_limited
 from selftest_repo import SelftestRepo, step
+
+PYTEST_MAIN = (
+    "import pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider', '-p', 'no:hypothesispytest']))"
+)
 
 LOG_FIELDS = [
     "timestamp",
@@ -88,15 +91,7 @@ def test_a_report_that_cannot_be_written_gives_exit_2_and_keeps_the_previous_one
     repo.steps(*(step(f"s{i}", "governance") for i in range(20)))
     previous = '{"previous": true}\n'
     (repo.path / "selftest_report.json").write_text(previous)
-    limited = (
-        "import resource, signal, sys, pytest;"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096));"
-        "sys.exit(pytest.main(['-p', 'no:cacheprovider', '-p', 'no:hypothesispytest']))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", limited], cwd=repo.path, capture_output=True, text=True, timeout=60
-    )
+    done = run_limited(repo.path, 4096, PYTEST_MAIN)
     assert done.returncode == 2
     assert (repo.path / "selftest_report.json").read_text() == previous
     assert sorted(p.name for p in repo.path.iterdir() if p.name.endswith(".tmp")) == []
