@@ -9,9 +9,9 @@ so they all see the same final outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,6 +34,12 @@ from pytest_selftest.runconfig import SelftestRun
 from pytest_selftest.runinfo import run_metadata
 from pytest_selftest.statefiles import StateFileError
 
+_T = TypeVar("_T")
+_METRICS_OPTIONS = {
+    "--selftest-metrics": "selftest_metrics",
+    "--selftest-metrics-jsonl": "selftest_metrics_jsonl",
+    "--selftest-pushgateway": "selftest_pushgateway",
+}
 _WORDS = {
     "waived": ("w", "WAIVED"),
     "tolerated": ("t", "TOLERATED"),
@@ -59,6 +65,7 @@ class ControllerPlugin:
         self.report: dict[str, Any] | None = None
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.failed_outputs: set[str] = set()
         self.previous_handlers: dict[int, Any] = {}
         self.teardown_properties: dict[str, list[tuple[str, str]]] = {}
 
@@ -83,7 +90,10 @@ class ControllerPlugin:
         info["waiver"] = _waiver_dict(decision)
         if info["status"] in FAILING_STATUSES or decision.verdict == FAILED:
             _apply_to_report(report, decision)
-        properties = _verdict_properties(info, report.user_properties)
+        none: list[tuple[str, str]] = []
+        properties = self._optional_output(
+            "the JUnit properties", lambda: _verdict_properties(info, report.user_properties), none
+        )
         report.user_properties.extend(properties)
         self.teardown_properties[report.nodeid] = properties
         self.records[info["step_id"]] = result_record(info)
@@ -250,7 +260,7 @@ class ControllerPlugin:
             write_report(self.run.report_path, report)
         except StateFileError as exc:
             code = self._cannot_write(report, str(exc), "report_write_failed")
-        self.warnings.extend(self._emit_extras(report))
+        self._emit_extras(report)
         return code
 
     def _cannot_write(self, report: dict[str, Any], problem: str, reason: str) -> int:
@@ -258,24 +268,38 @@ class ControllerPlugin:
         report["summary"].update(exit_code=2, exit_reason=reason)
         return 2
 
-    def _emit_extras(self, report: dict[str, Any]) -> list[str]:
-        from pytest_selftest.markdown import append_step_summary
-
-        warnings = [w for w in [append_step_summary(report)] if w]
-        textfile = self.config.getoption("selftest_metrics", None)
-        jsonl = self.config.getoption("selftest_metrics_jsonl", None)
-        url = self.config.getoption("selftest_pushgateway", None)
-        if textfile or jsonl or url:
-            from pytest_selftest.metrics import emit_all
-
-            warnings += emit_all(
-                report,
-                textfile=Path(textfile) if textfile else None,
-                jsonl=Path(jsonl) if jsonl else None,
-                pushgateway=url,
-                environment=None,
+    def _emit_extras(self, report: dict[str, Any]) -> None:
+        """The optional outputs: each one's failure is a warning, whatever it raises."""
+        summary = self._optional_output(
+            "the GitHub step summary ($GITHUB_STEP_SUMMARY)",
+            lambda: _append_step_summary(report),
+            None,
+        )
+        if summary:
+            self.warnings.append(summary)
+        requested = {
+            option: self.config.getoption(dest, None) for option, dest in _METRICS_OPTIONS.items()
+        }
+        if any(requested.values()):
+            name = "the metrics (" + ", ".join(f"{o} {v}" for o, v in requested.items() if v) + ")"
+            self.warnings.extend(
+                self._optional_output(name, lambda: _emit_metrics(report, requested), [])
             )
-        return warnings
+
+    def _optional_output(self, name: str, produce: Callable[[], _T], fallback: _T) -> _T:
+        """``produce()``, or ``fallback`` and one warning naming the output when it raises.
+
+        An optional output must never turn a run into an INTERNALERROR: an ImportError of an
+        optional library, an EOFError from a module whose bytecode was cut short, an OSError or
+        a bug all become one warning per output, and the report and exit code stand.
+        """
+        try:
+            return produce()
+        except Exception as exc:
+            if name not in self.failed_outputs:
+                self.failed_outputs.add(name)
+                self.warnings.append(f"{name} could not be written: {type(exc).__name__}: {exc}")
+            return fallback
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
@@ -302,6 +326,25 @@ def _unstartable_problems(results: Iterable[Mapping[str, Any]]) -> list[str]:
         f"(exit {r['exit_code']}): no trustworthy verdict; install it or fix the step's run"
         for r in unstartable(results)
     ]
+
+
+def _append_step_summary(report: dict[str, Any]) -> str | None:
+    from pytest_selftest.markdown import append_step_summary
+
+    return append_step_summary(report)
+
+
+def _emit_metrics(report: dict[str, Any], requested: Mapping[str, str | None]) -> list[str]:
+    from pytest_selftest.metrics import emit_all
+
+    textfile, jsonl = requested["--selftest-metrics"], requested["--selftest-metrics-jsonl"]
+    return emit_all(
+        report,
+        textfile=Path(textfile) if textfile else None,
+        jsonl=Path(jsonl) if jsonl else None,
+        pushgateway=requested["--selftest-pushgateway"],
+        environment=None,
+    )
 
 
 def _waiver_dict(decision: Decision) -> dict[str, str] | None:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +125,7 @@ class CommandOutcome:
 
 
 def run_command(
-    command: str,
+    command: str | Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path,
@@ -133,7 +133,8 @@ def run_command(
     redact: Redactor,
     tails: dict[str, _Tail] | None = None,
 ) -> CommandOutcome:
-    """Run ``command`` with the shell in a new process group; kill the group when done.
+    """Run ``command`` (a shell string, or an argument list run without a shell) in a new
+    process group; kill the group when done.
 
     ``tails`` carries output over from earlier commands of the same step. A command that
     cannot start (a missing ``cwd``) exits 127 with the reason on stderr.
@@ -142,7 +143,7 @@ def run_command(
     try:
         process = subprocess.Popen(
             command,
-            shell=True,
+            shell=isinstance(command, str),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -265,15 +266,26 @@ def step_environment(step: Step, base: Mapping[str, str] | None = None) -> dict[
     """The environment a step sees: the inherited one plus its own ``env``.
 
     The folder of the running Python comes first on PATH (as tox does), so steps find the
-    virtualenv's tools (ruff, mypy, pytest) even when it was not activated.
+    virtualenv's tools (ruff, mypy, pytest) even when it was not activated, and never another
+    environment's that an activated virtualenv put before it.
     """
     env = dict(os.environ if base is None else base)
-    scripts = os.path.dirname(sys.executable)
-    path = env.get("PATH", "")
-    if scripts not in path.split(os.pathsep):
-        env["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
+    env["PATH"] = scripts_first(env.get("PATH", ""))
     env.update(step.env)
     return env
+
+
+def scripts_first(path: str) -> str:
+    """``path`` with the running Python's scripts folder first and nowhere else (SPEC §6)."""
+    scripts = os.path.dirname(sys.executable)
+    entries = path.split(os.pathsep) if path else []
+    rest = [e for e in entries if not e or os.path.normpath(e) != os.path.normpath(scripts)]
+    return os.pathsep.join([scripts, *rest])
+
+
+def step_cwd(step: Step, rootdir: Path) -> Path:
+    """The folder a step runs in: its ``cwd`` relative to the rootdir, else the rootdir."""
+    return rootdir / step.cwd if step.cwd else rootdir
 
 
 def run_step(
@@ -320,7 +332,7 @@ def _run_commands(
     step: Step, rootdir: Path, env: Mapping[str, str], redact: Redactor
 ) -> StepResult:
     """Run the commands in order, stopping at the first failure; output accumulates."""
-    cwd = rootdir / step.cwd if step.cwd else rootdir
+    cwd = step_cwd(step, rootdir)
     deadline = time.monotonic() + step.timeout
     tails = {"stdout": _Tail(), "stderr": _Tail()}
     outcome = CommandOutcome(0, False, "", "")

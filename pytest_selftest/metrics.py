@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -306,10 +306,12 @@ def _write_error(path: Path, exc: OSError) -> str:
 
 
 def append_jsonl(report: Mapping[str, Any], path: _PathArg, environment: str | None = None) -> None:
-    """Append one JSON line per sample to ``path``, in a single ``O_APPEND`` write.
+    """Append one JSON line per observation to ``path``, in a single ``O_APPEND`` write.
 
-    Each line is ``{timestamp, metric_name, metric_type, value, labels}``; ``timestamp`` is the
-    run's ``metadata.timestamp``, so the lines of one run share it. One write per call keeps
+    Each line is ``{timestamp, metric_name, metric_type, value, labels}`` with a SPEC §14 metric
+    name: a step's duration is one line ``selftest_step_duration_seconds`` whose value is the
+    seconds (never ``_bucket``/``_count``/``_sum``). ``timestamp`` is the run's
+    ``metadata.timestamp``, so the lines of one run share it. One write per call keeps
     the lines of concurrent runs from interleaving. Raises :class:`MetricsWriteError`.
     """
     registry = build_registry(report, environment)
@@ -321,16 +323,32 @@ def _jsonl_lines(registry: CollectorRegistry, timestamp: str) -> bytes:
         json.dumps(
             {
                 "timestamp": timestamp,
-                "metric_name": sample.name,
+                "metric_name": name,
                 "metric_type": family.type,
-                "value": sample.value,
-                "labels": dict(sample.labels),
+                "value": value,
+                "labels": labels,
             }
         )
         for family in registry.collect()
-        for sample in family.samples
+        for name, value, labels in _observations(family)
     ]
     return "".join(f"{line}\n" for line in lines).encode("utf-8")
+
+
+def _observations(family: Metric) -> Iterator[tuple[str, float, dict[str, str]]]:
+    """One ``(metric name, value, labels)`` per observation, as the original's local backend.
+
+    Each histogram series holds exactly one observation (one step's duration), so its ``_sum``
+    sample is the seconds observed; its buckets and count are exposition details, not
+    observations. Counters and gauges are their samples (``selftest_step_total``, ...).
+    """
+    if family.type != "histogram":
+        for sample in family.samples:
+            yield sample.name, sample.value, dict(sample.labels)
+        return
+    for sample in family.samples:
+        if sample.name == f"{family.name}_sum":
+            yield family.name, sample.value, dict(sample.labels)
 
 
 def _append_jsonl(registry: CollectorRegistry, timestamp: str, path: Path) -> None:

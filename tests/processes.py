@@ -1,7 +1,11 @@
-"""Finding the processes a test started, by a unique marker argument in their command line."""
+"""Processes of the tests: finding the ones a test started, by a unique marker argument in their
+command line, and starting Python under a file-size limit (a full disk)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,3 +31,30 @@ def wait_until_gone(marker: str, seconds: float = 2.0) -> list[int]:
     while (left := processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.02)
     return left
+
+
+def run_limited(
+    cwd: Path, limit: int, code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` in ``cwd`` with every file it writes limited to ``limit`` bytes.
+
+    With SIGXFSZ ignored, a write past the limit fails with EFBIG, as it would with ENOSPC on a
+    full disk. ``-B`` and ``PYTHONDONTWRITEBYTECODE=1``: CPython writes the bytecode of a module
+    imported on the way without checking for a short write, so under the limit it leaves a
+    truncated ``.pyc`` in the source tree, and every later import of that module fails with
+    ``EOFError: marshal data too short``.
+    """
+    prelude = (
+        "import resource, signal, sys;"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}));"
+    )
+    environment = {**(os.environ if env is None else env), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-B", "-c", prelude + code, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -48,3 +48,30 @@ class CheckSkipped(Exception):
 
 
 Check = Callable[[CheckContext], Iterable[Finding]]
+
+
+def normalise_findings(returned: object) -> list[Finding]:
+    """Accept None, or an iterable of strings, ``(path, line, message)`` tuples, dicts, Findings."""
+    if returned is None:
+        return []
+    if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
+        raise TypeError(f"a check must return None or an iterable of findings, got {returned!r}")
+    return [_finding(item) for item in returned]
+
+
+def _finding(item: object) -> Finding:
+    if isinstance(item, Finding):
+        return item
+    if isinstance(item, str):
+        return Finding("", None, item)
+    if isinstance(item, Mapping):
+        line = item.get("line")
+        return Finding(
+            str(item.get("path", "")),
+            int(line) if line is not None else None,
+            str(item.get("message", "")),
+        )
+    if isinstance(item, tuple) and len(item) == 3:
+        path, line, message = item
+        return Finding(str(path), int(line) if line is not None else None, str(message))
+    raise TypeError(f"not a finding: {item!r}")

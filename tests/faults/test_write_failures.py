@@ -11,30 +11,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import run_limited
 from selftest_repo import SelftestRepo, step
 
 LIMIT = 64 * 1024
-
-
-def limited(cwd: Path, limit: int, code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run Python ``code`` in ``cwd`` with files limited to ``limit`` bytes."""
-    prelude = (
-        "import resource, signal, sys;"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}));"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", prelude + code, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 PYTEST = (
@@ -63,7 +48,7 @@ def test_a_degradation_log_on_a_full_disk_gives_exit_2_and_stays_intact_byte_for
     lines = "".join(log_line(n) for n in range(2000))
     log.write_text(lines[: LIMIT - 10])  # ten bytes of room: a new line gets cut
     previous = log.read_bytes()
-    done = limited(repo.path, LIMIT, PYTEST)
+    done = run_limited(repo.path, LIMIT, PYTEST)
     assert done.returncode == 2
     assert log.read_bytes() == previous
     assert f"ERROR: cannot write {log}: File too large" in done.stdout.splitlines()
@@ -98,7 +83,7 @@ def project(repo: SelftestRepo) -> Path:
 def create(step_id: str, root: Path, limit: int = 10**9) -> subprocess.CompletedProcess[str]:
     """``selftest waiver create STEP`` with files limited to ``limit`` bytes."""
     args = ("waiver", "create", step_id, "--reason", "flaky upstream", "--approver", "lead")
-    return limited(root, limit, SELFTEST, *args)
+    return run_limited(root, limit, SELFTEST, *args)
 
 
 def test_a_waiver_store_on_a_full_disk_gives_exit_2_and_stays_intact_byte_for_byte(
@@ -129,7 +114,7 @@ def test_an_audit_log_on_a_full_disk_undoes_the_store_change_and_gives_exit_2(
         f"ERROR: cannot write {audit}: File too large; the waiver store was left unchanged\n"
     )
     assert (store.read_bytes(), audit.read_bytes()) == before
-    listed = limited(project, 10**9, SELFTEST, "waiver", "list", "--json")
+    listed = run_limited(project, 10**9, SELFTEST, "waiver", "list", "--json")
     waivers = json.loads(listed.stdout)["waivers"]
     assert [(w["step_id"], w["audited"]) for w in waivers] == [("docs", True)]
 
@@ -143,8 +128,17 @@ def test_the_audit_log_only_grows_each_change_appending_to_it(project: Path) -> 
         ("waiver", "create", "bdd", "--reason", "r2", "--approver", "a"),
         ("waiver", "revoke", "bdd", "--by", "lead"),
     ):
-        assert limited(project, 10**9, SELFTEST, *args).returncode == 0
+        assert run_limited(project, 10**9, SELFTEST, *args).returncode == 0
         seen.append(audit.read_bytes())
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen))
     actions = [json.loads(line)["action"] for line in seen[-1].decode().splitlines()]
     assert actions == ["create", "create", "supersede", "create", "revoke"]
+
+
+def test_a_process_under_a_file_size_limit_writes_no_bytecode(tmp_path: Path) -> None:
+    """Even where users allow bytecode, an import under the limit leaves no (truncated) .pyc."""
+    (tmp_path / "lazily_imported.py").write_text("VALUE = 1\n" + "# padding\n" * 2000)
+    allowed = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = run_limited(tmp_path, 4096, "import lazily_imported", env=allowed)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert list(tmp_path.rglob("*.pyc")) == []

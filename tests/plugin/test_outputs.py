@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
-import subprocess
-import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from processes import run_limited
 from selftest_repo import SelftestRepo, step
+
+PYTEST_MAIN = (
+    "import pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider', '-p', 'no:hypothesispytest']))"
+)
 
 LOG_FIELDS = [
     "timestamp",
@@ -88,15 +95,7 @@ def test_a_report_that_cannot_be_written_gives_exit_2_and_keeps_the_previous_one
     repo.steps(*(step(f"s{i}", "governance") for i in range(20)))
     previous = '{"previous": true}\n'
     (repo.path / "selftest_report.json").write_text(previous)
-    limited = (
-        "import resource, signal, sys, pytest;"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096));"
-        "sys.exit(pytest.main(['-p', 'no:cacheprovider', '-p', 'no:hypothesispytest']))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", limited], cwd=repo.path, capture_output=True, text=True, timeout=60
-    )
+    done = run_limited(repo.path, 4096, PYTEST_MAIN)
     assert done.returncode == 2
     assert (repo.path / "selftest_report.json").read_text() == previous
     assert sorted(p.name for p in repo.path.iterdir() if p.name.endswith(".tmp")) == []
@@ -124,6 +123,25 @@ def test_metrics_textfile_and_jsonl_are_written_from_the_report(degrading: Selft
     assert {tuple(sorted(line)) for line in lines} == {
         ("labels", "metric_name", "metric_type", "timestamp", "value")
     }
+    durations = [line for line in lines if line["metric_name"].startswith("selftest_step_dur")]
+    assert sorted(line["labels"]["step_id"] for line in durations) == [
+        "core",
+        "docs",
+        "extra",
+        "lint",
+    ]
+    assert {line["metric_name"] for line in durations} == {"selftest_step_duration_seconds"}
+    by_step = {r["step_id"]: r["duration_ms"] / 1000 for r in degrading.report()["results"]}
+    assert {line["labels"]["step_id"]: line["value"] for line in durations} == by_step
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port on which nothing listens (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def test_a_pushgateway_that_is_down_only_warns(degrading: SelftestRepo) -> None:
@@ -147,3 +165,159 @@ def test_github_step_summary_gets_the_markdown_summary(
     text = summary_file.read_text()
     assert text.startswith("# Earlier job output\n")
     assert "| governance |" in text
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder that refuses new files; root ignores permissions, and /sys refuses even root."""
+    if os.geteuid() == 0:
+        yield Path("/sys")
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)
+
+
+def assert_one_warning(repo: SelftestRepo, result: pytest.RunResult, warning: str) -> None:
+    """The run kept its verdict: exit 0, the report written, and exactly one warning line."""
+    assert result.ret == 0
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    summary = repo.report()["summary"]
+    assert (summary["verdict"], summary["exit_code"], summary["exit_reason"]) == (
+        "PASS",
+        0,
+        "ok",
+    )
+    warnings = [line for line in result.outlines if line.startswith("Warning: ")]
+    assert len(warnings) == 1, warnings
+    result.stdout.fnmatch_lines([f"Warning: {warning}"])
+
+
+def test_a_step_summary_path_that_is_a_folder_is_one_warning(
+    degrading: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GITHUB_STEP_SUMMARY naming a directory: the run's outcome stands."""
+    folder = degrading.path / "summary.md"
+    folder.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(folder))
+    result = degrading.run("--selftest-env=dev")
+    assert_one_warning(
+        degrading,
+        result,
+        f"cannot append the selftest summary to GITHUB_STEP_SUMMARY ({folder}): Is a directory",
+    )
+
+
+def test_a_step_summary_in_a_read_only_folder_is_one_warning(
+    degrading: SelftestRepo, monkeypatch: pytest.MonkeyPatch, read_only_folder: Path
+) -> None:
+    """A summary file that cannot be created: the run's outcome stands."""
+    target = read_only_folder / f"selftest-summary-{uuid.uuid4().hex}.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    result = degrading.run("--selftest-env=dev")
+    assert_one_warning(
+        degrading,
+        result,
+        f"cannot append the selftest summary to GITHUB_STEP_SUMMARY ({target}): Permission denied",
+    )
+
+
+@pytest.mark.parametrize("option", ["--selftest-metrics", "--selftest-metrics-jsonl"])
+def test_a_metrics_file_that_is_a_folder_is_one_warning(
+    degrading: SelftestRepo, option: str
+) -> None:
+    """A metrics path naming a directory: the run's outcome stands."""
+    (degrading.path / "metrics").mkdir()
+    result = degrading.run("--selftest-env=dev", option, "metrics")
+    assert_one_warning(degrading, result, "cannot write metrics to metrics: Is a directory")
+
+
+@pytest.mark.parametrize("option", ["--selftest-metrics", "--selftest-metrics-jsonl"])
+def test_a_metrics_file_in_a_read_only_folder_is_one_warning(
+    degrading: SelftestRepo, option: str, read_only_folder: Path
+) -> None:
+    """A metrics file that cannot be created: the run's outcome stands."""
+    target = read_only_folder / f"selftest-{uuid.uuid4().hex}.prom"
+    result = degrading.run("--selftest-env=dev", option, str(target))
+    assert_one_warning(degrading, result, f"cannot write metrics to {target}: Permission denied")
+
+
+BROKEN_MARKDOWN = """
+import sys
+
+
+class BrokenBytecode:
+    '''Imports pytest_selftest.markdown as a .pyc cut short by a full disk would.'''
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pytest_selftest.markdown":
+            raise EOFError("marshal data too short")
+        return None
+
+
+sys.modules.pop("pytest_selftest.markdown", None)
+sys.meta_path.insert(0, BrokenBytecode())
+"""
+
+
+def test_a_summary_module_that_fails_to_import_is_one_warning(
+    degrading: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EOFError from a truncated .pyc of the Markdown renderer: no INTERNALERROR."""
+    degrading.pytester.makeconftest(BROKEN_MARKDOWN)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(degrading.path / "summary.md"))
+    result = degrading.run("--selftest-env=dev")
+    assert_one_warning(
+        degrading,
+        result,
+        "the GitHub step summary ($GITHUB_STEP_SUMMARY) could not be written: "
+        "EOFError: marshal data too short",
+    )
+
+
+def test_metrics_without_an_importable_prometheus_client_are_one_warning(
+    degrading: SelftestRepo, unused_port: int
+) -> None:
+    """prometheus_client missing: one warning names every requested metrics output."""
+    degrading.pytester.makeconftest("import sys\nsys.modules['prometheus_client'] = None\n")
+    url = f"127.0.0.1:{unused_port}"
+    result = degrading.run(
+        "--selftest-env=dev",
+        "--selftest-metrics=m.prom",
+        "--selftest-metrics-jsonl=m.jsonl",
+        f"--selftest-pushgateway={url}",
+    )
+    assert_one_warning(
+        degrading,
+        result,
+        f"the metrics (--selftest-metrics m.prom, --selftest-metrics-jsonl m.jsonl, "
+        f"--selftest-pushgateway {url}) could not be written: ModuleNotFoundError: "
+        "import of prometheus_client halted; None in sys.modules",
+    )
+    assert sorted(p.name for p in degrading.path.iterdir() if p.name.startswith("m.")) == []
+
+
+def test_junit_properties_that_cannot_be_added_are_one_warning(repo: SelftestRepo) -> None:
+    """A test that left a malformed user property: our JUnit properties are skipped, with a
+    single warning for the whole run, and the verdicts stand."""
+    repo.pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.governance
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_marked(request, n):
+            request.node.user_properties.append(("name-without-value",))
+        """
+    )
+    result = repo.run("--selftest-env=dev")
+    assert_one_warning(
+        repo,
+        result,
+        "the JUnit properties could not be written: "
+        "ValueError: not enough values to unpack (expected 2, got 1)",
+    )
+    assert set(repo.verdicts().values()) == {"passed"}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import wait_until_gone
 from selftest_repo import validate_report
 
 from pytest_selftest.execute import TAIL_CHARS
@@ -148,3 +149,41 @@ def test_a_step_printing_200_mb_passes_with_a_4096_character_tail_in_the_report(
     (loud,) = report_of(pytester)["results"]
     assert (loud["status"], loud["exit_code"]) == ("PASS", 0)
     assert loud["stdout_tail"] == "x" * TAIL_CHARS
+
+
+def test_a_hanging_python_step_times_out_and_the_next_step_runs(
+    pytester: pytest.Pytester,
+) -> None:
+    """A ``python:`` callable that never returns is killed at its timeout like a command."""
+    marker = f"300.{uuid.uuid4().int % 10**12:012d}"
+    pytester.makepyfile(
+        hangs=f"""
+        import subprocess, time
+
+        def forever(ctx):
+            subprocess.Popen(["sleep", {marker!r}])
+            time.sleep(3600)
+        """
+    )
+    make_repo(
+        pytester,
+        """\
+- id: hang
+  tier: governance
+  description: never returns
+  python: hangs:forever
+  timeout: 1
+- id: after
+  tier: governance
+  description: runs after it
+  run: "true"
+""",
+    )
+    result = run(pytester, "--selftest-env=dev")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, xfailed=1)
+    hang, after = report_of(pytester)["results"]
+    assert (hang["status"], hang["reason"], hang["verdict"]) == ("TIMEOUT", "timeout", "tolerated")
+    assert 1000 <= hang["duration_ms"] < 3000
+    assert (after["step_id"], after["status"]) == ("after", "PASS")
+    assert wait_until_gone(marker) == []

@@ -382,6 +382,106 @@ def test_a_python_step_redacts_secrets_from_its_findings(
     assert result.stdout_tail == "token is [REDACTED]"
 
 
+def test_a_python_step_that_hangs_times_out_with_everything_it_started(
+    tmp_path: Path, python_step: Any, no_leftovers: str
+) -> None:
+    """The callable's process and its children are killed at the timeout: status TIMEOUT."""
+    body = f"""
+        import os, subprocess, time
+        subprocess.Popen(["sleep", {no_leftovers!r}])
+        print("started", flush=True)
+        (ctx.rootdir / "pid").write_text(str(os.getpid()))
+        time.sleep(3600)
+        """
+    started = time.monotonic()
+    result = run_step(python_step(body, timeout=1.0), tmp_path)
+    assert time.monotonic() - started < 5
+    assert (result.status, result.reason, result.exit_code) == ("TIMEOUT", "timeout", -1)
+    assert (result.stdout_tail, result.findings) == ("started\n", ())
+    assert 1000 <= result.duration_ms < 3000
+    assert not Path("/proc", (tmp_path / "pid").read_text()).exists()
+
+
+def test_what_a_python_step_prints_is_its_output(tmp_path: Path, python_step: Any) -> None:
+    """print() and writes to stderr land in the tails, as a ``run`` step's output does."""
+    body = """
+        import sys
+        print("checked 3 files")
+        print("deprecated option", file=sys.stderr)
+        """
+    result = run_step(python_step(body), tmp_path)
+    assert (result.status, result.stdout_tail, result.stderr_tail) == (
+        "PASS",
+        "checked 3 files\n",
+        "deprecated option\n",
+    )
+
+
+def test_a_python_step_that_prints_then_returns_findings_keeps_both(
+    tmp_path: Path, python_step: Any
+) -> None:
+    """The printed output comes first in the stdout tail, then the findings."""
+    body = """
+        print("scanning docs")
+        return [("docs/a.md", 3, "broken link")]
+        """
+    result = run_step(python_step(body), tmp_path)
+    assert (result.status, result.reason) == ("FAIL", "nonzero_exit")
+    assert result.findings == (Finding("docs/a.md", 3, "broken link"),)
+    assert result.stdout_tail == "scanning docs\ndocs/a.md:3: broken link"
+
+
+def test_a_python_step_that_prints_then_raises_keeps_its_output_and_the_exception(
+    tmp_path: Path, python_step: Any
+) -> None:
+    """The exception is the finding and ends the stderr tail, after what was printed."""
+    body = """
+        import sys
+        print("connecting", file=sys.stderr)
+        raise ConnectionError("database unreachable")
+        """
+    result = run_step(python_step(body), tmp_path)
+    assert (result.status, result.reason, result.exit_code) == ("FAIL", "exception", -1)
+    assert result.findings == (Finding("", None, "ConnectionError: database unreachable"),)
+    assert result.stderr_tail == "connecting\nConnectionError: database unreachable"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("raise SystemExit(3)", "SystemExit: 3"),
+        ("import os; os._exit(4)", "the python: step's process ended (exit code 4) unanswered"),
+    ],
+    ids=["sys.exit", "os._exit"],
+)
+def test_a_python_step_that_ends_its_process_fails_with_reason_exception(
+    tmp_path: Path, python_step: Any, body: str, message: str
+) -> None:
+    """Exiting is the callable's failure, never the end of the pytest run."""
+    result = run_step(python_step(body), tmp_path)
+    assert (result.status, result.reason, result.findings) == (
+        "FAIL",
+        "exception",
+        (Finding("", None, message),),
+    )
+
+
+def test_a_python_step_imports_from_the_rootdir_and_from_the_runs_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module under the rootdir, and one pytest's ``pythonpath`` put on sys.path, both import."""
+    root, lib = tmp_path / "root", tmp_path / "lib"
+    root.mkdir(), lib.mkdir()
+    name = f"selftest_lib_{uuid.uuid4().hex}"
+    (lib / f"{name}.py").write_text("ANSWER = 42\n")
+    (root / f"{name}_check.py").write_text(
+        f"import {name}\ndef check(ctx):\n    return [str({name}.ANSWER)]\n"
+    )
+    monkeypatch.syspath_prepend(str(lib))
+    step = Step("py", "governance", "d", "steps/s.yaml", 1, python=f"{name}_check:check")
+    assert run_step(step, root).findings == (Finding("", None, "42"),)
+
+
 DEPENDENT = make_step("true", id="d", depends_on=("a", "b"))
 
 
@@ -428,3 +528,22 @@ def test_the_running_pythons_scripts_come_first_on_path(
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     result = run_step(make_step('echo "$PATH"'), tmp_path)
     assert result.stdout_tail.split(":")[0] == os.path.dirname(sys.executable)
+
+
+def test_the_running_pythons_scripts_move_before_another_environments_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With another venv's ``python``/``pytest`` first on PATH, a step still runs ours."""
+    other = tmp_path / "other-venv" / "bin"
+    other.mkdir(parents=True)
+    for tool in ("python", "pytest"):
+        (other / tool).write_text(f"#!/bin/sh\necho 'the other {tool}'\n")
+        (other / tool).chmod(0o755)
+    scripts = os.path.dirname(sys.executable)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(other), scripts, "/usr/bin", scripts, "/bin"]))
+    command = 'python -c "import sys; print(sys.prefix)" && pytest --version && echo "$PATH"'
+    result = run_step(make_step(command), tmp_path)
+    assert result.status == "PASS", result.stderr_tail
+    prefix, version, path = result.stdout_tail.splitlines()
+    assert (prefix, version) == (sys.prefix, f"pytest {pytest.__version__}")
+    assert path.split(os.pathsep) == [scripts, str(other), "/usr/bin", "/bin"]

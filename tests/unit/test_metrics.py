@@ -665,22 +665,67 @@ def test_jsonl_lines_parse_and_carry_the_five_keys(tmp_path: Path) -> None:
     } in lines
     assert {
         "timestamp": "2026-11-29T06:45:12Z",
-        "metric_name": "selftest_step_duration_seconds_sum",
+        "metric_name": "selftest_step_duration_seconds",
         "metric_type": "histogram",
         "value": 0.7,
         "labels": {"step_id": "docs", "env": "staging", "tier": "optional"},
     } in lines
 
 
-def test_jsonl_holds_the_same_samples_as_the_textfile(tmp_path: Path) -> None:
-    """Both local outputs describe the run identically, sample for sample."""
+SPEC_METRIC_NAMES = {
+    "selftest_step_total",
+    "selftest_step_duration_seconds",
+    "selftest_step_failures_total",
+    "selftest_kernel_failures_total",
+    "selftest_degradations_total",
+    "selftest_degradations_active",
+    "selftest_run_duration_seconds",
+    "selftest_governance_pass_rate",
+    "selftest_run_overall_status",
+    "selftest_last_run_timestamp_seconds",
+    "selftest_ac_pass_rate",
+    "selftest_cache_hits_total",
+}
+
+
+def test_jsonl_has_one_duration_line_per_step_that_ran_named_as_the_spec_names_it(
+    tmp_path: Path,
+) -> None:
+    """A duration observation is one ``selftest_step_duration_seconds`` line with the seconds."""
+    path = tmp_path / "metrics.jsonl"
+    metrics.append_jsonl(make_report(), path)
+    lines = jsonl_lines(path)
+    assert {line["metric_name"] for line in lines} <= SPEC_METRIC_NAMES
+    durations = {
+        line["labels"]["step_id"]: line["value"]
+        for line in lines
+        if line["metric_name"] == "selftest_step_duration_seconds"
+    }
+    assert durations == {
+        "core-checks": 1.2,
+        "bdd": 3.4,
+        "registry": 0.05,
+        "coverage": 30.0,
+        "docs": 0.7,
+    }
+    assert sum(line["metric_name"] == "selftest_step_duration_seconds" for line in lines) == 5
+
+
+def test_jsonl_holds_the_textfiles_samples_with_one_line_per_duration(tmp_path: Path) -> None:
+    """Both local outputs describe the run identically: counters and gauges sample for sample,
+    each histogram series as its single observation (the textfile's ``_sum``)."""
     report = make_report()
     metrics.append_jsonl(report, tmp_path / "metrics.jsonl")
     from_jsonl = {
         key(line["metric_name"], **line["labels"]): line["value"]
         for line in jsonl_lines(tmp_path / "metrics.jsonl")
     }
-    assert from_jsonl == textfile_samples(tmp_path, report)
+    expected = {
+        (name.removesuffix("_sum"), labels): value
+        for (name, labels), value in textfile_samples(tmp_path, report).items()
+        if not name.endswith(("_bucket", "_count"))
+    }
+    assert from_jsonl == expected
 
 
 def test_jsonl_appends_each_run_after_the_previous_ones(tmp_path: Path) -> None:
@@ -817,7 +862,8 @@ def test_emit_all_local_writes_both_files_and_explains_the_skipped_push(
     ]
     samples = parse((tmp_path / "m.prom").read_text())
     assert samples[key("selftest_degradations_active", env="ci")] == 2.0
-    assert len(jsonl_lines(tmp_path / "m.jsonl")) == len(samples)
+    observations = [k for k in samples if not k[0].endswith(("_bucket", "_count"))]
+    assert len(jsonl_lines(tmp_path / "m.jsonl")) == len(observations)
 
 
 def test_emit_all_turns_write_errors_and_a_dead_gateway_into_warnings(
