@@ -42,14 +42,18 @@ def run_limited(
     full disk. ``-B`` and ``PYTHONDONTWRITEBYTECODE=1``: CPython writes the bytecode of a module
     imported on the way without checking for a short write, so under the limit it leaves a
     truncated ``.pyc`` in the source tree, and every later import of that module fails with
-    ``EOFError: marshal data too short``.
+    ``EOFError: marshal data too short``. Coverage measurement is switched off there too: its data
+    file would be cut at the limit, and ``coverage combine`` leaves such a file behind in the
+    checkout (the own selftest runs the suite under coverage with ``patch = ["subprocess"]``).
     """
     prelude = (
         "import resource, signal, sys;"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}));"
     )
-    environment = {**(os.environ if env is None else env), "PYTHONDONTWRITEBYTECODE": "1"}
+    inherited = os.environ if env is None else env
+    environment = {k: v for k, v in inherited.items() if not k.startswith("COVERAGE_PROCESS_")}
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(
         [sys.executable, "-B", "-c", prelude + code, *args],
         cwd=cwd,
