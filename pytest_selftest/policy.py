@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from pytest_selftest.catalogue import FAILING_STATUSES
+from pytest_selftest.settings import TableError, suggestion
 from pytest_selftest.waivers import Waiver
 
 PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
@@ -30,15 +31,22 @@ POLICY_KEYS = (
     "require_waiver",
     "honour_waivers",
     "optional_blocks",
+    "allow_user_skips",
+    "cache",
     "extends",
 )
+_BOOLEAN_KEYS = ("require_waiver", "honour_waivers", "optional_blocks", "allow_user_skips", "cache")
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class PolicyError(Exception):
-    """An unknown env or a malformed ``[tool.selftest.envs.NAME]`` table."""
+class PolicyError(TableError):
+    """An unknown env or a malformed ``[tool.selftest.envs.NAME]`` table.
+
+    ``keys`` is where the problem sits below ``[tool.selftest]`` (``envs, team, cache``); empty
+    when it is not in the file (an unknown env given by an option or a variable).
+    """
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ PRESETS: Mapping[str, Policy] = {
     "prod": Policy("prod", 0, require_waiver=False, honour_waivers=False, optional_blocks=True),
 }
 DEFAULT_ENV = "strict"
+_POLICY_FIELDS = frozenset(f.name for f in fields(Policy))
 
 
 def resolve_policy(
@@ -97,27 +106,42 @@ def resolve_policy(
     """
     env, source = next(((v, s) for v, s in choices if v), (DEFAULT_ENV, "default"))
     if custom is not None and not isinstance(custom, Mapping):
-        raise PolicyError("[tool.selftest.envs] must be a table of env tables")
+        raise PolicyError("[tool.selftest.envs] must be a table of env tables", ("envs",))
     envs = dict(custom or {})
     for name in envs:  # a typo in an env not used today must not wait for the day it is
         _build(name, envs, ())
     if env not in PRESETS and env not in envs:
-        known = ", ".join(_key(name) for name in sorted({*PRESETS, *envs}))
-        raise PolicyError(f"unknown selftest env {_quoted(env)} (from {source}; known: {known})")
+        raise PolicyError(_unknown_env(env, source, sorted({*PRESETS, *envs})))
     return replace(_build(env, envs, ()), source=source)
+
+
+def _unknown_env(env: str, source: str, known: list[str]) -> str:
+    hint = suggestion(env, known)
+    if hint.startswith(" (expected: "):
+        hint = f" (known: {', '.join(map(_key, known))})"
+    return f"unknown selftest env {_quoted(env)} (from {source}; {hint[2:]}"
 
 
 def _build(env: str, envs: Mapping[str, Any], seen: tuple[str, ...]) -> Policy:
     if env in seen:
-        raise PolicyError(f"{_table(env)}: 'extends' cycle: {' -> '.join(map(_key, (*seen, env)))}")
+        raise PolicyError(
+            f"{_table(env)}: 'extends' cycle: {' -> '.join(map(_key, (*seen, env)))}",
+            ("envs", env, "extends"),
+        )
     table = envs.get(env)
     if table is None:
         return PRESETS[env]
     if not isinstance(table, Mapping):
-        raise PolicyError(f"{_table(env)} must be a table")
+        raise PolicyError(f"{_table(env)} must be a table", ("envs", env))
     base_name = table.get("extends", env if env in PRESETS else DEFAULT_ENV)
     if not isinstance(base_name, str) or (base_name not in PRESETS and base_name not in envs):
-        raise PolicyError(f"{_table(env)}: 'extends' names unknown env {base_name!r}")
+        hint = (
+            suggestion(base_name, sorted({*PRESETS, *envs})) if isinstance(base_name, str) else ""
+        )
+        raise PolicyError(
+            f"{_table(env)}: 'extends' names unknown env {base_name!r}{hint}",
+            ("envs", env, "extends"),
+        )
     if base_name == env and env in PRESETS:
         base = PRESETS[env]
     else:  # a custom env extending itself is a cycle
@@ -141,31 +165,34 @@ def _quoted(name: str) -> str:
 
 
 def _overrides(env: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy fields ``table`` sets, each checked; a bad key or value is a PolicyError."""
     where = _table(env)
     values: dict[str, Any] = {}
     for key, value in table.items():
+        keys = ("envs", env, key)
         if key not in POLICY_KEYS:
             raise PolicyError(
-                f"{where}: unknown key {_quoted(key)} (expected: {', '.join(POLICY_KEYS)})"
+                f"{where}: unknown key {_quoted(key)}{suggestion(key, POLICY_KEYS)}", keys
             )
-        if key == "extends":
-            continue
         if key == "governance_budget":
-            values[key] = _budget(where, value)
-        elif isinstance(value, bool):
+            values[key] = _budget(where, value, keys)
+        elif key in _BOOLEAN_KEYS and not isinstance(value, bool):
+            raise PolicyError(f"{where}: '{key}' must be true or false, got {value!r}", keys)
+        elif key in _BOOLEAN_KEYS:
             values[key] = value
-        else:
-            raise PolicyError(f"{where}: '{key}' must be true or false, got {value!r}")
-    return values
+    # A valid key whose behaviour lives elsewhere (allow_user_skips, cache) until Policy has
+    # a field of that name: it is checked above and applied as soon as the field exists.
+    return {key: value for key, value in values.items() if key in _POLICY_FIELDS}
 
 
-def _budget(where: str, value: object) -> int | None:
+def _budget(where: str, value: object, keys: tuple[str, ...]) -> int | None:
     if value == "unlimited":
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PolicyError(
             f"{where}: 'governance_budget' must be a whole number >= 0 or "
-            f'"unlimited", got {value!r}'
+            f'"unlimited", got {value!r}',
+            keys,
         )
     return value
 

@@ -60,7 +60,9 @@ from pytest_selftest.settings import (
     is_opted_in,
     load_project_config,
     step_sources,
+    tool_table_errors,
 )
+from pytest_selftest.validation import ConfigurationError, located, validate_project
 from pytest_selftest.waivers import (
     WaiverStoreError,
     create_waiver,
@@ -500,6 +502,7 @@ def pyproject_text(tool: dict[str, Any]) -> str:
     return text
 
 
+TABLE_MESSAGE = re.compile(r"^pyproject\.toml:[0-9]+: \[tool\.selftest\]: ")
 POLICY_MESSAGE = re.compile(r"^(\[tool\.selftest\.envs[^\n]*\]|unknown selftest env )")
 
 
@@ -548,6 +551,10 @@ def test_tool_selftest_tables_give_a_policy_or_a_clean_error(
         return
     hours = project.max_waiver_hours
     assert type(hours) is int and hours > 0
+    for error in tool_table_errors(project.tool):
+        message = located(project, error)
+        assert TABLE_MESSAGE.match(message), message
+        assert "\n" not in message
     assert is_opted_in(project) == project.has_tool_table
     step_sources(project)
     count(fuzz_counts, "pyproject [tool.selftest]", policy_outcome(env, project.tool.get("envs")))
@@ -874,16 +881,11 @@ def write_repository(root: Path, case: Repository) -> Path:
 
 
 def expected_errors(root: Path, env: str | None) -> list[str]:
-    """The configuration errors the pure layer finds: catalogue first, then the policy."""
-    project = load_project_config(root)
+    """The configuration errors the pure layer finds: pyproject.toml first, then the catalogue."""
     try:
-        load_catalogue(step_sources(project), root)
-    except CatalogueError as error:
+        validate_project(load_project_config(root), [(env, "--selftest-env")])
+    except ConfigurationError as error:
         return error.messages
-    try:
-        resolve_policy([(env, "--selftest-env")], project.tool.get("envs"))
-    except PolicyError as error:
-        return [str(error)]
     return []
 
 
