@@ -162,9 +162,19 @@ def _env_options(config: pytest.Config) -> list[EnvChoice]:
     """The env choices of the command line, before ``$SELFTEST_ENV`` and the ini key."""
     degraded = "degraded" if config.getoption("selftest_degraded", False) else None
     return [
-        (config.getoption("selftest_env", None), "--selftest-env"),
+        (config.getoption("selftest_env", None), option_label(config, "selftest_env")),
         (degraded, "--selftest-degraded"),
     ]
+
+
+def option_label(config: pytest.Config, dest: str) -> str:
+    """The option as the user typed it: ``selftest run --env`` passes ``--selftest-env`` on,
+    and says so through the ``selftest_option_labels`` of a plugin it gives ``pytest.main``."""
+    for plugin in config.invocation_params.plugins or ():
+        label = getattr(plugin, "selftest_option_labels", {}).get(dest)
+        if label:
+            return str(label)
+    return "--" + dest.replace("_", "-")
 
 
 def _in_shard(

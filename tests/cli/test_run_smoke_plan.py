@@ -272,3 +272,16 @@ def test_pytest_smoke_plan_and_doctor_reject_the_same_configuration_alike(
             [f"ERROR: {message}"],
         )
         assert "Traceback" not in done.stderr
+
+
+def test_run_blames_env_for_an_unknown_env_it_was_given(project: Path) -> None:
+    """`selftest run --env Prod` names --env, the option the user typed, and suggests prod."""
+    done = selftest(project, "run", "--env", "Prod", "-p", "no:hypothesispytest")
+    assert done.returncode == 2
+    assert error_lines(done) == [
+        "ERROR: unknown selftest env 'Prod' (from --env; did you mean 'prod'?)"
+    ]
+    plain = selftest(project, "run", "--selftest-env=Prod", "-p", "no:hypothesispytest")
+    assert error_lines(plain) == [
+        "ERROR: unknown selftest env 'Prod' (from --selftest-env; did you mean 'prod'?)"
+    ]
