@@ -36,7 +36,12 @@ class ControllerPlugin:
     def __init__(self, run: SelftestRun, config: pytest.Config) -> None:
         self.run = run
         self.config = config
-        self.ledger = Ledger(run.policy, run.waivers, runxfail=bool(config.option.runxfail))
+        self.ledger = Ledger(
+            run.policy,
+            run.waivers,
+            runxfail=bool(config.option.runxfail),
+            skipped_waivers=run.skipped_waivers,
+        )
         self.records: dict[str, dict[str, Any]] = {}
         self.collection_errors = 0
         self.started = time.perf_counter()

@@ -214,6 +214,8 @@ class Ledger:
     policy: Policy
     waivers: Mapping[str, Waiver] = field(default_factory=dict)
     runxfail: bool = False
+    # step id -> why its waiver record was skipped (malformed), told where a waiver is missing
+    skipped_waivers: Mapping[str, str] = field(default_factory=dict)
     eligible: int = 0
     non_blocking: int = 0
 
@@ -243,9 +245,12 @@ class Ledger:
                 INFORMATIONAL, f"informational: optional failure does not block in {env}"
             )
         if self.policy.require_waiver and waiver is None:
+            skipped = self.skipped_waivers.get(step_id)
+            why = f" (its waiver was skipped: {skipped})" if skipped else ""
             return Decision(
                 FAILED,
-                f"{env} requires a waiver for a governance failure: none active for '{step_id}'",
+                f"{env} requires a waiver for a governance failure: none active for "
+                f"'{step_id}'{why}",
             )
         self.eligible += 1
         budget = self.policy.governance_budget

@@ -60,6 +60,7 @@ class SelftestRun:
     run_id: str
     report_path: Path
     waivers: dict[str, Waiver] = field(default_factory=dict)
+    skipped_waivers: dict[str, str] = field(default_factory=dict)  # step id -> why (malformed)
     skip_ids: frozenset[str] = frozenset()
     chosen_ids: frozenset[str] | None = None
     warnings: tuple[str, ...] = ()
@@ -149,6 +150,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         run_id=new_run_id(clock),
         report_path=Path(report_option).resolve() if report_option else project.report_path,
         waivers=store.active(policy.env, clock),
+        skipped_waivers=store.skipped_by_step(),
         skip_ids=skip_ids,
         chosen_ids=chosen,
         shard=shard,

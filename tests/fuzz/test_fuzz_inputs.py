@@ -698,7 +698,8 @@ def malformed(record: Any) -> bool:
 def test_waiver_stores_are_read_with_warnings_never_an_exception(
     project: ProjectConfig, fuzz_counts: Counter[str], store: bytes
 ) -> None:
-    """Every record is a waiver or a warning naming the store; listing never fails."""
+    """Every record is a waiver or a warning naming the store; listing refuses only a store
+    that is not a waiver document, with the run's warning as its error."""
     path = project.waivers_path
     path.write_bytes(store)
     found = read_waiver_file(path)
@@ -707,7 +708,12 @@ def test_waiver_stores_are_read_with_warnings_never_an_exception(
         assert len(found.waivers) + len(found.warnings) == len(found.raw_records)
     for env in ("strict", "staging", "dev"):
         assert set(found.active(env, NOW)) <= {w.step_id for w in found.waivers}
-    listing = list_waivers(project, include_all=True, now=NOW)
+    try:
+        listing = list_waivers(project, include_all=True, now=NOW)
+    except WaiverStoreError as refused:
+        assert (found.waivers, found.raw_records, found.warnings) == ((), (), (str(refused),))
+        count(fuzz_counts, "waiver store (read, list)", "refused")
+        return
     for waiver in listing.waivers:
         waiver.describe().encode("utf-8")
         json.dumps(waiver.to_record(), ensure_ascii=False).encode("utf-8")

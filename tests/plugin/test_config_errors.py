@@ -374,6 +374,33 @@ def test_a_malformed_waiver_record_is_skipped_with_a_warning_and_the_others_appl
     assert json.loads(store.read_text())["overrides"] == records
 
 
+def test_a_malformed_waiver_is_named_in_the_warning_and_in_the_failure_it_left(
+    pytester: pytest.Pytester,
+) -> None:
+    """SPEC §10: the warning and the step's failure name the file, the step and the field."""
+    make_repo(pytester, gov(BDD.replace('run: "true"', "run: exit 1")))
+    records = [waiver("bdd", expires_at="2026-13-45T00:00:00Z")]
+    pytester.makefile(".json", **{".selftest/overrides": json.dumps({"overrides": records})})
+    result = run(pytester, "--selftest-env=staging")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    store = pytester.path / ".selftest" / "overrides.json"
+    problem = "expires_at: month must be in 1..12"
+    warning = f"{store}: waiver for 'bdd' skipped: {problem}"
+    reason = (
+        "staging requires a waiver for a governance failure: none active for 'bdd' "
+        f"(its waiver was skipped: {store}: {problem})"
+    )
+    result.stdout.fnmatch_lines([f"*{literal(reason)}*"])
+    result.stdout.fnmatch_lines([literal(f"Warning: {warning}")])
+    report = json.loads(store.parent.parent.joinpath("selftest_report.json").read_text())
+    validate_report(report)
+    assert report["warnings"] == [warning]
+    [bdd] = [r for r in report["results"] if r["step_id"] == "bdd"]
+    assert (bdd["verdict"], bdd["verdict_reason"]) == ("failed", reason)
+    assert json.loads(store.read_text())["overrides"] == records
+
+
 @pytest.mark.parametrize(
     ("args", "files", "message"),
     [
