@@ -267,6 +267,19 @@ def test_a_store_that_is_not_json_exits_2_naming_it_and_stays_untouched(
     assert not (git_repo / ".selftest" / "audit.jsonl").exists()
 
 
+def test_waiver_create_refuses_a_max_waiver_hours_that_is_not_a_number(git_repo: Path) -> None:
+    """It used to fall back to 168 silently; now the configuration error of every command."""
+    (git_repo / "pyproject.toml").write_text("[tool.selftest]\nmax_waiver_hours = 'lots'\n")
+    done = selftest(git_repo, "waiver", "create", "bdd", "--reason", "r", "--approver", "a")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        "ERROR: pyproject.toml:2: [tool.selftest]: 'max_waiver_hours' must be a whole number "
+        ">= 1, got 'lots'\n",
+    )
+    assert not (git_repo / ".selftest").exists()
+
+
 def test_an_unwritable_store_exits_2_naming_the_path(git_repo: Path) -> None:
     """``.selftest`` that cannot hold files: exit 2, a one-line error with the path."""
     (git_repo / ".selftest").write_text("not a folder")
