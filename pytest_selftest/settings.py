@@ -116,16 +116,17 @@ def quoted(name: str) -> str:
     return f"'{name}'" if name.isprintable() and "'" not in name else repr(name)
 
 
-def suggestion(word: str, candidates: Sequence[str]) -> str:
+def suggestion(word: str, candidates: Sequence[str], listed_as: str = "expected") -> str:
     """`` (did you mean 'x'?)`` for the closest candidate (case aside first), else
-    `` (expected: a, b)``."""
+    `` (expected: a, b)``; odd characters escaped, so that the message stays on one line."""
     import difflib  # only a configuration with a problem needs it
 
     same_but_case = [c for c in candidates if c.lower() == word.lower()]
     close = same_but_case or difflib.get_close_matches(word, candidates, n=1)
     if close:
         return f" (did you mean {quoted(close[0])}?)"
-    return f" (expected: {', '.join(candidates)})"
+    shown = (c if c.isprintable() and c else repr(c) for c in candidates)
+    return f" ({listed_as}: {', '.join(shown)})"
 
 
 def find_rootdir(start: Path) -> Path:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
 from pytest_selftest.policy import Policy, PolicyError, resolve_policy
 from pytest_selftest.settings import ProjectConfig, TableError, step_sources, tool_table_errors
-from pytest_selftest.toml_lines import key_line
 
 ENV_VAR = "SELFTEST_ENV"
 PYPROJECT = "pyproject.toml"
@@ -76,6 +75,8 @@ def located(project: ProjectConfig, error: TableError) -> str:
     """The message of ``error`` behind ``pyproject.toml:<line>:`` when it sits in that file."""
     if not error.keys:
         return str(error)
+    from pytest_selftest.toml_lines import key_line  # only a configuration with a problem
+
     try:
         text = (project.rootdir / PYPROJECT).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
