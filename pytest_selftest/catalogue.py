@@ -411,8 +411,30 @@ class _StepReader:
 
     def problem(self, key: str | None, message: str) -> None:
         line = self.entry.key_lines.get(key, self.entry.line) if key else self.entry.line
+        self.problem_at(line, message)
+
+    def problem_at(self, line: int, message: str) -> None:
         self.problems.add(self.where, line, self.label, message)
         self.ok = False
+
+    def check_usage(self, check: str) -> None:
+        """The check must exist, and a built-in one's ``with:`` parameters must fit it."""
+        from pytest_selftest.checks.loader import unknown_check_message
+        from pytest_selftest.checks.parameters import parameter_problems
+
+        unknown = unknown_check_message(check)
+        if unknown is not None:
+            self.problem("check", unknown)
+            return
+        given = self.entry.get("with")
+        if given is not None and not isinstance(given, _LineDict):
+            return  # "'with' must be a mapping" is reported already
+        lines = given.key_lines if given is not None else {}
+        for problem in parameter_problems(check, given):
+            if problem.parameter in lines:
+                self.problem_at(lines[problem.parameter], problem.message)
+            else:
+                self.problem("with" if given is not None else "check", problem.message)
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self.entry.get(key)
@@ -555,6 +577,8 @@ def _parse_step(
     env = reader.environment()
     cwd = reader.text("cwd") if "cwd" in entry else None
     params = reader.mapping("with")
+    if check is not None and kinds == ["check"]:
+        reader.check_usage(check)
     retries = reader.retries()
     requires = reader.string_list("requires") if "requires" in entry else _default_requires(run)
     inputs = reader.string_list("inputs") if "inputs" in entry else None

@@ -53,7 +53,12 @@ class ControllerPlugin:
     def __init__(self, run: SelftestRun, config: pytest.Config) -> None:
         self.run = run
         self.config = config
-        self.ledger = Ledger(run.policy, run.waivers, runxfail=bool(config.option.runxfail))
+        self.ledger = Ledger(
+            run.policy,
+            run.waivers,
+            runxfail=bool(config.option.runxfail),
+            skipped_waivers=run.skipped_waivers,
+        )
         self.records: dict[str, dict[str, Any]] = {}
         self.decisions: dict[str, Decision] = {}
         # Node ids in collection order, and whether a step or tier-marked test was selected:

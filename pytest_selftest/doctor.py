@@ -232,7 +232,7 @@ def _is_state_file(config: ProjectConfig, path: Path, *, untracked: bool) -> boo
 
 def check_catalogue(errors: Sequence[str]) -> list[Finding]:
     return [
-        Finding("catalogue", ERROR, message, fix=f"Fix the step files: {message}")
+        Finding("catalogue", ERROR, message, fix=f"Fix the configuration: {message}")
         for message in errors
     ]
 

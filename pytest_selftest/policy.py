@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.waivers import Waiver
+from pytest_selftest.settings import TableError, suggestion
+
+if TYPE_CHECKING:  # only a type here; the smoke validates the env without the waiver store
+    from pytest_selftest.waivers import Waiver
 
 PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
     "passed",
@@ -31,8 +34,10 @@ POLICY_KEYS = (
     "honour_waivers",
     "optional_blocks",
     "allow_user_skips",
+    "cache",
     "extends",
 )
+_BOOLEAN_KEYS = ("require_waiver", "honour_waivers", "optional_blocks", "allow_user_skips", "cache")
 USER_SKIP = "skipped_by_user"
 COMMAND_NOT_FOUND = "command_not_found"
 # How a governance failure that reached the budget counts: it used a slot, or found none left.
@@ -42,8 +47,12 @@ USED_BUDGET, OVER_BUDGET = "used_budget", "over_budget"
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class PolicyError(Exception):
-    """An unknown env or a malformed ``[tool.selftest.envs.NAME]`` table."""
+class PolicyError(TableError):
+    """An unknown env or a malformed ``[tool.selftest.envs.NAME]`` table.
+
+    ``keys`` is where the problem sits below ``[tool.selftest]`` (``envs, team, cache``); empty
+    when it is not in the file (an unknown env given by an option or a variable).
+    """
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ PRESETS: Mapping[str, Policy] = {
     ),
 }
 DEFAULT_ENV = "strict"
+_POLICY_FIELDS = frozenset(f.name for f in fields(Policy))
 
 
 def resolve_policy(
@@ -116,27 +126,40 @@ def resolve_policy(
     """
     env, source = next(((v, s) for v, s in choices if v), (DEFAULT_ENV, "default"))
     if custom is not None and not isinstance(custom, Mapping):
-        raise PolicyError("[tool.selftest.envs] must be a table of env tables")
+        raise PolicyError("[tool.selftest.envs] must be a table of env tables", ("envs",))
     envs = dict(custom or {})
     for name in envs:  # a typo in an env not used today must not wait for the day it is
         _build(name, envs, ())
     if env not in PRESETS and env not in envs:
-        known = ", ".join(_key(name) for name in sorted({*PRESETS, *envs}))
-        raise PolicyError(f"unknown selftest env {_quoted(env)} (from {source}; known: {known})")
+        raise PolicyError(_unknown_env(env, source, sorted({*PRESETS, *envs})))
     return replace(_build(env, envs, ()), source=source)
+
+
+def _unknown_env(env: str, source: str, known: list[str]) -> str:
+    hint = suggestion(env, known, "known")
+    return f"unknown selftest env {_quoted(env)} (from {source}; {hint[2:]}"
 
 
 def _build(env: str, envs: Mapping[str, Any], seen: tuple[str, ...]) -> Policy:
     if env in seen:
-        raise PolicyError(f"{_table(env)}: 'extends' cycle: {' -> '.join(map(_key, (*seen, env)))}")
+        raise PolicyError(
+            f"{_table(env)}: 'extends' cycle: {' -> '.join(map(_key, (*seen, env)))}",
+            ("envs", env, "extends"),
+        )
     table = envs.get(env)
     if table is None:
         return PRESETS[env]
     if not isinstance(table, Mapping):
-        raise PolicyError(f"{_table(env)} must be a table")
+        raise PolicyError(f"{_table(env)} must be a table", ("envs", env))
     base_name = table.get("extends", env if env in PRESETS else DEFAULT_ENV)
     if not isinstance(base_name, str) or (base_name not in PRESETS and base_name not in envs):
-        raise PolicyError(f"{_table(env)}: 'extends' names unknown env {base_name!r}")
+        hint = (
+            suggestion(base_name, sorted({*PRESETS, *envs})) if isinstance(base_name, str) else ""
+        )
+        raise PolicyError(
+            f"{_table(env)}: 'extends' names unknown env {base_name!r}{hint}",
+            ("envs", env, "extends"),
+        )
     if base_name == env and env in PRESETS:
         base = PRESETS[env]
     else:  # a custom env extending itself is a cycle
@@ -160,31 +183,34 @@ def _quoted(name: str) -> str:
 
 
 def _overrides(env: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy fields ``table`` sets, each checked; a bad key or value is a PolicyError."""
     where = _table(env)
     values: dict[str, Any] = {}
     for key, value in table.items():
+        keys = ("envs", env, key)
         if key not in POLICY_KEYS:
             raise PolicyError(
-                f"{where}: unknown key {_quoted(key)} (expected: {', '.join(POLICY_KEYS)})"
+                f"{where}: unknown key {_quoted(key)}{suggestion(key, POLICY_KEYS)}", keys
             )
-        if key == "extends":
-            continue
         if key == "governance_budget":
-            values[key] = _budget(where, value)
-        elif isinstance(value, bool):
+            values[key] = _budget(where, value, keys)
+        elif key in _BOOLEAN_KEYS and not isinstance(value, bool):
+            raise PolicyError(f"{where}: '{key}' must be true or false, got {value!r}", keys)
+        elif key in _BOOLEAN_KEYS:
             values[key] = value
-        else:
-            raise PolicyError(f"{where}: '{key}' must be true or false, got {value!r}")
-    return values
+    # A valid key whose behaviour lives elsewhere (allow_user_skips, cache) until Policy has
+    # a field of that name: it is checked above and applied as soon as the field exists.
+    return {key: value for key, value in values.items() if key in _POLICY_FIELDS}
 
 
-def _budget(where: str, value: object) -> int | None:
+def _budget(where: str, value: object, keys: tuple[str, ...]) -> int | None:
     if value == "unlimited":
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PolicyError(
             f"{where}: 'governance_budget' must be a whole number >= 0 or "
-            f'"unlimited", got {value!r}'
+            f'"unlimited", got {value!r}',
+            keys,
         )
     return value
 
@@ -213,6 +239,8 @@ class Ledger:
     policy: Policy
     waivers: Mapping[str, Waiver] = field(default_factory=dict)
     runxfail: bool = False
+    # step id -> why its waiver record was skipped (malformed), told where a waiver is missing
+    skipped_waivers: Mapping[str, str] = field(default_factory=dict)
     eligible: int = 0
     non_blocking: int = 0
 
@@ -271,9 +299,12 @@ class Ledger:
                 INFORMATIONAL, f"informational: optional failure does not block in {env}"
             )
         if self.policy.require_waiver and waiver is None:
+            skipped = self.skipped_waivers.get(step_id)
+            why = f" (its waiver was skipped: {skipped})" if skipped else ""
             return Decision(
                 FAILED,
-                f"{env} requires a waiver for a governance failure: none active for '{step_id}'",
+                f"{env} requires a waiver for a governance failure: none active for "
+                f"'{step_id}'{why}",
             )
         self.eligible += 1
         budget = self.policy.governance_budget

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
-from pytest_selftest.policy import Policy, PolicyError, resolve_policy
+from pytest_selftest.catalogue import Catalogue
+from pytest_selftest.policy import Policy
 from pytest_selftest.runinfo import new_run_id
 from pytest_selftest.settings import (
     DEFAULT_DEGRADATION_LOG,
@@ -26,12 +26,11 @@ from pytest_selftest.settings import (
     SettingsError,
     is_opted_in,
     read_pyproject,
-    step_sources,
 )
+from pytest_selftest.validation import ConfigurationError, EnvChoice, validate_project
 from pytest_selftest.waivers import Waiver, read_waiver_file
 
 SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
-ENV_VAR = "SELFTEST_ENV"
 RUN_KEY = pytest.StashKey["SelftestRun"]()
 SELECTION_OPTIONS = (
     "selftest_step",
@@ -63,6 +62,7 @@ class SelftestRun:
     waivers: dict[str, Waiver] = field(default_factory=dict)
     # Each user-skipped step and where the skip came from: --selftest-skip or $SELFTEST_SKIP_STEPS.
     user_skips: dict[str, str] = field(default_factory=dict)
+    skipped_waivers: dict[str, str] = field(default_factory=dict)  # step id -> why (malformed)
     chosen_ids: frozenset[str] | None = None
     warnings: tuple[str, ...] = ()
     options_given: bool = False
@@ -134,11 +134,10 @@ def _split_ids(value: str | None) -> list[str]:
 def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
     """Load and check everything; raise :class:`SelftestConfigError` with every problem found."""
     try:
-        catalogue = load_catalogue(step_sources(project), project.rootdir)
-    except CatalogueError as exc:
+        valid = validate_project(project, _env_options(config))
+    except ConfigurationError as exc:
         raise SelftestConfigError(exc.messages) from exc
-    _check_names(catalogue)
-    policy = _policy(config, project)
+    catalogue, policy = valid.catalogue, valid.policy
     chosen, user_skips, warnings = _selection(config, catalogue)
     shard = config.getoption("selftest_shard", None)
     tests_selected = chosen is None
@@ -157,6 +156,7 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         report_path=Path(report_option).resolve() if report_option else project.report_path,
         waivers=store.active(policy.env, clock),
         user_skips=user_skips,
+        skipped_waivers=store.skipped_by_step(),
         chosen_ids=chosen,
         shard=shard,
         tests_selected=tests_selected,
@@ -165,34 +165,23 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
     )
 
 
-def _check_names(catalogue: Catalogue) -> None:
-    """Every ``check:`` must name a built-in or an installed third-party check."""
-    from pytest_selftest.checks.loader import BUILTIN_CHECKS, UnknownCheckError, load_check
-
-    problems = []
-    for step in catalogue.steps:
-        if step.check is None or step.check in BUILTIN_CHECKS:
-            continue
-        try:
-            load_check(step.check)
-        except (UnknownCheckError, TypeError) as exc:
-            problems.append(f"{step.source}:{step.line}: step '{step.id}': {exc}")
-    if problems:
-        raise SelftestConfigError(problems)
-
-
-def _policy(config: pytest.Config, project: ProjectConfig) -> Policy:
+def _env_options(config: pytest.Config) -> list[EnvChoice]:
+    """The env choices of the command line, before ``$SELFTEST_ENV`` and the ini key."""
     degraded = "degraded" if config.getoption("selftest_degraded", False) else None
-    choices = [
-        (config.getoption("selftest_env", None), "--selftest-env"),
+    return [
+        (config.getoption("selftest_env", None), option_label(config, "selftest_env")),
         (degraded, "--selftest-degraded"),
-        (os.environ.get(ENV_VAR), f"${ENV_VAR}"),
-        (project.ini.get("selftest_env"), "ini selftest_env"),
     ]
-    try:
-        return resolve_policy(choices, project.tool.get("envs"))
-    except PolicyError as exc:
-        raise SelftestConfigError([str(exc)]) from exc
+
+
+def option_label(config: pytest.Config, dest: str) -> str:
+    """The option as the user typed it: ``selftest run --env`` passes ``--selftest-env`` on,
+    and says so through the ``selftest_option_labels`` of a plugin it gives ``pytest.main``."""
+    for plugin in config.invocation_params.plugins or ():
+        label = getattr(plugin, "selftest_option_labels", {}).get(dest)
+        if label:
+            return str(label)
+    return "--" + dest.replace("_", "-")
 
 
 def _in_shard(

@@ -8,7 +8,7 @@ and reads the same ini keys as the plugin, so both agree on paths and defaults.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,25 @@ _ROOT_MARKERS = (
 )
 
 
+TOOL_TABLE = "[tool.selftest]"
+# The keys of [tool.selftest] itself; each env's keys are policy.POLICY_KEYS.
+TOOL_KEYS = ("max_waiver_hours", "envs")
+
+
 class SettingsError(Exception):
     """A project file that cannot be read as configuration; the message names the file."""
+
+
+class TableError(Exception):
+    """A bad key or value in ``[tool.selftest]``; ``keys`` is where, below that table.
+
+    The message names the table but not the file: :func:`pytest_selftest.validation` adds
+    ``pyproject.toml:<line>:`` in front, found from ``keys``.
+    """
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,42 @@ class ProjectConfig:
     def max_waiver_hours(self) -> int:
         value = self.tool.get("max_waiver_hours", DEFAULT_MAX_WAIVER_HOURS)
         return value if type(value) is int and value > 0 else DEFAULT_MAX_WAIVER_HOURS  # not bool
+
+
+def tool_table_errors(tool: Mapping[str, Any]) -> list[TableError]:
+    """The problems of ``[tool.selftest]``'s own keys (the env tables are the policy's part)."""
+    errors = [
+        TableError(f"{TOOL_TABLE}: unknown key {quoted(key)}{suggestion(key, TOOL_KEYS)}", (key,))
+        for key in tool
+        if key not in TOOL_KEYS
+    ]
+    hours = tool.get("max_waiver_hours", DEFAULT_MAX_WAIVER_HOURS)
+    if type(hours) is not int or hours < 1:  # not bool, which is an int to Python
+        errors.append(
+            TableError(
+                f"{TOOL_TABLE}: 'max_waiver_hours' must be a whole number >= 1, got {hours!r}",
+                ("max_waiver_hours",),
+            )
+        )
+    return errors
+
+
+def quoted(name: str) -> str:
+    """A name as messages show it, ``'dev'``; with an unprintable character, its repr."""
+    return f"'{name}'" if name.isprintable() and "'" not in name else repr(name)
+
+
+def suggestion(word: str, candidates: Sequence[str], listed_as: str = "expected") -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate (case aside first), else
+    `` (expected: a, b)``; odd characters escaped, so that the message stays on one line."""
+    import difflib  # only a configuration with a problem needs it
+
+    same_but_case = [c for c in candidates if c.lower() == word.lower()]
+    close = same_but_case or difflib.get_close_matches(word, candidates, n=1)
+    if close:
+        return f" (did you mean {quoted(close[0])}?)"
+    shown = (c if c.isprintable() and c else repr(c) for c in candidates)
+    return f" ({listed_as}: {', '.join(shown)})"
 
 
 def find_rootdir(start: Path) -> Path:

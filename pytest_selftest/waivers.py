@@ -115,10 +115,16 @@ class WaiverFile:
     waivers: tuple[Waiver, ...]
     raw_records: tuple[Any, ...]
     warnings: tuple[str, ...]
+    # (step id, why its record was skipped) for each malformed record that names a step
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def empty(cls) -> WaiverFile:
         return cls((), (), ())
+
+    def skipped_by_step(self) -> dict[str, str]:
+        """Why a record for a step was skipped: ``<store>: expires_at: month must be in 1..12``."""
+        return dict(self.skipped)
 
     def active(self, env: str, now: datetime) -> dict[str, Waiver]:
         """The newest active waiver per step id."""
@@ -181,13 +187,21 @@ def parse_record(record: object) -> Waiver:
         step_id=record["step_id"],
         reason=record["reason"],
         approver=record["approver"],
-        created_at=parse_time(record["created_at"]),
-        expires_at=parse_time(record["expires_at"]),
+        created_at=_time_field(record, "created_at"),
+        expires_at=_time_field(record, "expires_at"),
         status=record["status"],
         env=env,
         revoked_at=record.get("revoked_at"),
         revoked_by=record.get("revoked_by"),
     )
+
+
+def _time_field(record: Mapping[str, Any], key: str) -> datetime:
+    """A timestamp field; its ValueError names the field (``expires_at: month must be ...``)."""
+    try:
+        return parse_time(record[key])
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from exc
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -210,11 +224,20 @@ class _Store:
 
 
 def read_waiver_file(path: Path) -> WaiverFile:
-    """Read the store; a missing file is empty, an unreadable one is empty with a warning."""
+    """Read the store for a run; a missing file is empty, an unreadable one empty with a warning."""
+    try:
+        return read_waiver_store(path)
+    except WaiverStoreError as exc:
+        return WaiverFile((), (), (str(exc),))
+
+
+def read_waiver_store(path: Path) -> WaiverFile:
+    """Read the store for a command: one that is not a waiver document is a
+    :class:`WaiverStoreError` naming the file and the parse error. A missing file is empty."""
     try:
         store = _load_store(path)
     except _Unreadable as exc:
-        return WaiverFile((), (), (str(exc),))
+        raise WaiverStoreError(str(exc)) from exc
     return _parse_records(path, [json.loads(text) for text in store.records])
 
 
@@ -279,12 +302,16 @@ def _next_item(text: str, pos: int) -> int:
 def _parse_records(path: Path, records: Sequence[Any]) -> WaiverFile:
     waivers: list[Waiver] = []
     warnings: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for index, record in enumerate(records):
         try:
             waivers.append(parse_record(record))
         except ValueError as exc:
             warnings.append(_malformed_warning(path, index, record, exc))
-    return WaiverFile(tuple(waivers), tuple(records), tuple(warnings))
+            step = record.get("step_id") if isinstance(record, Mapping) else None
+            if isinstance(step, str):
+                skipped.append((step, f"{path}: {exc}"))
+    return WaiverFile(tuple(waivers), tuple(records), tuple(warnings), tuple(skipped))
 
 
 def _malformed_warning(path: Path, index: int, record: Any, exc: ValueError) -> str:
@@ -587,6 +614,6 @@ def list_waivers(
 ) -> WaiverListing:
     """Active waivers (every record with ``include_all``) in file order, and which are unaudited."""
     moment = _clock(now)
-    store = read_waiver_file(config.waivers_path)
+    store = read_waiver_store(config.waivers_path)
     shown = tuple(w for w in store.waivers if include_all or w.state(moment) == ACTIVE)
     return WaiverListing(shown, frozenset(unaudited(config)), store.warnings)

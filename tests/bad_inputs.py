@@ -26,6 +26,13 @@ BDD = """\
   run: "true"
 """
 
+
+def check_step(check: str, with_lines: str = "") -> str:
+    """A step ``compiles`` (lines 5-8 after LINT) using ``check``, then its ``with:`` lines."""
+    step = f"- id: compiles\n  tier: governance\n  description: Code compiles\n  check: {check}\n"
+    return step + (f"  with:\n{textwrap.indent(with_lines, '    ')}" if with_lines else "")
+
+
 # (files, the exact messages) for every bad input of the issue, and a few more.
 BAD_INPUTS = {
     "invalid YAML": (
@@ -165,6 +172,69 @@ BAD_INPUTS = {
         [
             "steps/gov.yaml:5: unknown top-level key 'owner'",
             "steps/gov.yaml:2: step 'lint': missing required key 'description'",
+        ],
+    ),
+    "an unknown check": (
+        gov(check_step("python_compile", "paths: src\n")),
+        [
+            "steps/gov.yaml:8: step 'compiles': unknown check 'python_compile' "
+            "(did you mean 'python-compile'?)"
+        ],
+    ),
+    "a misspelt required check parameter": (
+        gov(check_step("python-compile", "path: src\n")),
+        [
+            "steps/gov.yaml:10: step 'compiles': check 'python-compile' has no parameter 'path' "
+            "(did you mean 'paths'?)"
+        ],
+    ),
+    "a misspelt optional check parameter": (
+        gov(check_step("forbid", "files: '*.py'\npattern: /home/\nmesage: use RUN_BASE\n")),
+        [
+            "steps/gov.yaml:12: step 'compiles': check 'forbid' has no parameter 'mesage' "
+            "(did you mean 'message'?)"
+        ],
+    ),
+    "an unknown check parameter without a suggestion": (
+        gov(check_step("python-compile", "paths: src\nrecursive: true\n")),
+        [
+            "steps/gov.yaml:11: step 'compiles': check 'python-compile' has no parameter "
+            "'recursive' (its parameters: paths)"
+        ],
+    ),
+    "a missing required check parameter": (
+        gov(check_step("forbid", "files: '*.py'\n")),
+        [
+            "steps/gov.yaml:9: step 'compiles': check 'forbid' is missing the required "
+            "parameter 'pattern'"
+        ],
+    ),
+    "a check without its with": (
+        gov(check_step("python-compile")),
+        [
+            "steps/gov.yaml:8: step 'compiles': check 'python-compile' is missing the required "
+            "parameter 'paths'"
+        ],
+    ),
+    "a check parameter of the wrong type": (
+        gov(check_step("coverage", "data_file: .coverage\nfail_under: 80%\n")),
+        [
+            "steps/gov.yaml:11: step 'compiles': check 'coverage': 'fail_under' must be a number "
+            "from 0 to 100, got '80%'"
+        ],
+    ),
+    "an empty list of paths": (
+        gov(check_step("gherkin", "paths: []\n")),
+        [
+            "steps/gov.yaml:10: step 'compiles': check 'gherkin': 'paths' must be a non-empty "
+            "string or a non-empty list of non-empty strings, got []"
+        ],
+    ),
+    "a flag that is a string": (
+        gov(check_step("schema", "files: '*.md'\nschema: s.json\nfrontmatter: 'yes'\n")),
+        [
+            "steps/gov.yaml:12: step 'compiles': check 'schema': 'frontmatter' must be true "
+            "or false, got 'yes'"
         ],
     ),
 }

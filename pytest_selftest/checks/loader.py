@@ -64,6 +64,17 @@ def is_known_check(name: str) -> bool:
     return name in BUILTIN_CHECKS or any(ep.name == name for ep in _entry_points())
 
 
+def unknown_check_message(name: str) -> str | None:
+    """Why ``name`` is no check (with a suggestion), or None; nothing is imported to tell."""
+    return None if is_known_check(name) else str(_unknown(name))
+
+
+def _unknown(name: str) -> UnknownCheckError:
+    known = available_check_names()
+    matches = difflib.get_close_matches(name, known, n=1)
+    return UnknownCheckError(name, matches[0] if matches else None, known)
+
+
 def _import_target(target: str) -> Check:
     module_name, _, attribute = target.partition(":")
     return cast(Check, getattr(importlib.import_module(module_name), attribute))
@@ -81,6 +92,4 @@ def load_check(name: str) -> Check:
                     f"check '{name}' from entry point {entry_point.value!r} is not callable"
                 )
             return cast(Check, loaded)
-    known = available_check_names()
-    matches = difflib.get_close_matches(name, known, n=1)
-    raise UnknownCheckError(name, matches[0] if matches else None, known)
+    raise _unknown(name)

@@ -14,7 +14,7 @@ from pytest_selftest.commands.project import (
     add_rootdir_option,
     fail,
     load_project,
-    load_project_catalogue,
+    validated,
 )
 from pytest_selftest.commands.report import read_report
 from pytest_selftest.doctor import HEALTHY, diagnose, render_text
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         return fail(error)
     try:
-        catalogue, errors = load_project_catalogue(project), []
+        catalogue, errors = validated(project).catalogue, []
     except CommandError as error:
         catalogue, errors = None, error.messages
     diagnosis = diagnose(project, _last_report(project.report_path), catalogue, errors)
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(diagnosis.to_json(), indent=2) + "\n")
     else:
         sys.stdout.write(render_text(diagnosis, project.rootdir))
+    if errors:  # the diagnosis names them too; the exit code is every command's for bad config
+        return fail(CommandError(*errors))
     return 0 if diagnosis.summary == HEALTHY else UNHEALTHY_EXIT
 
 

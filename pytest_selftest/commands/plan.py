@@ -9,9 +9,8 @@ from pytest_selftest.commands.project import (
     CommandError,
     add_rootdir_option,
     fail,
-    load_project,
-    load_project_catalogue,
     split_ids,
+    valid_project,
 )
 from pytest_selftest.report import plan_json, plan_text
 
@@ -27,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        catalogue = load_project_catalogue(load_project(args))
+        catalogue = valid_project(args.rootdir).catalogue
         chosen = set(catalogue.ids)
         steps = split_ids(args.step)
         unknown = [i for i in [*steps, *([args.until] if args.until else [])] if i not in chosen]

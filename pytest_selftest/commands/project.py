@@ -15,6 +15,7 @@ from pytest_selftest.settings import (
     load_project_config,
     step_sources,
 )
+from pytest_selftest.validation import ConfigurationError, ValidProject, validate_project
 
 CONFIG_ERROR_EXIT = 2
 
@@ -50,7 +51,25 @@ def project_at(rootdir: Path | None) -> ProjectConfig:
         raise CommandError(str(exc)) from exc
 
 
+def valid_project(rootdir: Path | None) -> ValidProject:
+    """The project at ``rootdir`` (else found from the cwd), validated exactly as pytest does.
+
+    Bad configuration, an unknown env from ``$SELFTEST_ENV`` or the ini key, a bad catalogue:
+    a :class:`CommandError` with the messages pytest gives.
+    """
+    return validated(project_at(rootdir))
+
+
+def validated(project: ProjectConfig) -> ValidProject:
+    """``project`` validated exactly as pytest does; a :class:`CommandError` when it is not."""
+    try:
+        return validate_project(project)
+    except ConfigurationError as exc:
+        raise CommandError(*exc.messages) from exc
+
+
 def load_project_catalogue(project: ProjectConfig) -> Catalogue:
+    """The catalogue alone, for commands that read it leniently (``merge``)."""
     try:
         return load_catalogue(step_sources(project), project.rootdir)
     except CatalogueError as exc:

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 
-class _ReportCatcher:
-    """Keeps the final report of the in-process pytest run."""
+class _ConsoleScript:
+    """Passed to ``pytest.main``: keeps the final report, and tells the plugin which options the
+    user typed, so that a message blames ``--env`` rather than ``--selftest-env``."""
 
-    def __init__(self) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         self.report: dict[str, Any] | None = None
+        self.selftest_option_labels = {"selftest_env": "--env"} if args.env else {}
 
     def pytest_selftest_report_ready(self, report: dict[str, Any]) -> None:
         self.report = report
@@ -39,9 +41,9 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     arguments = pytest_arguments(args)
+    catcher = _ConsoleScript(args)
     if not args.json_v2:
-        return int(pytest.main(arguments))
-    catcher = _ReportCatcher()
+        return int(pytest.main(arguments, plugins=[catcher]))
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)

@@ -17,9 +17,8 @@ from pytest_selftest.commands.project import (
     CommandError,
     add_rootdir_option,
     fail,
-    load_project_catalogue,
-    project_at,
     split_ids,
+    valid_project,
 )
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
 from pytest_selftest.policy import FAILED, USER_SKIP, Ledger, Policy, PolicyError, resolve_policy
@@ -43,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
 def smoke(rootdir: Path | None) -> int:
     """Run the kernel steps of the project at ``rootdir`` (default: found from the cwd)."""
     try:
-        project = project_at(rootdir)
-        catalogue = load_project_catalogue(project)
+        valid = valid_project(rootdir)
+        project, catalogue = valid.project, valid.catalogue
         kernel = [step for step in catalogue.steps if step.tier == "kernel"]
         if not kernel:
             raise CommandError("the catalogue has no kernel step: nothing to smoke-test")

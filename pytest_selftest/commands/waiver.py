@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_selftest.commands.project import CommandError, add_rootdir_option, fail, load_project
+from pytest_selftest.commands.project import (
+    CommandError,
+    add_rootdir_option,
+    fail,
+    load_project,
+    validated,
+)
 from pytest_selftest.settings import ProjectConfig
 from pytest_selftest.waivers import (
     ACTIVE,
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(project: ProjectConfig, args: argparse.Namespace) -> int:
+    validated(project)  # max_waiver_hours and the step's catalogue, exactly as pytest reads them
     waiver = create_waiver(
         project, args.step, args.reason, args.approver, args.hours, env=args.env, actor=args.by
     )

@@ -36,6 +36,9 @@ def git_repo(tmp_path: Path) -> Path:
     return root
 
 
+REFUSED = "; refusing to rewrite it (fix or move it first)"
+
+
 def _env() -> dict[str, str]:
     return {
         **os.environ,
@@ -234,6 +237,47 @@ def test_waiver_list_flags_unaudited_records_and_warns_about_malformed_ones(git_
         f"Warning: {store}: waiver for 'x' skipped: missing reason, approver, created_at, "
         "expires_at, status\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (("list",), ""),
+        (("list", "--all", "--json"), ""),
+        (("create", "bdd", "--reason", "r", "--approver", "a"), REFUSED),
+        (("revoke", "bdd"), REFUSED),
+    ],
+    ids=["list", "list --all --json", "create", "revoke"],
+)
+def test_a_store_that_is_not_json_exits_2_naming_it_and_stays_untouched(
+    git_repo: Path, command: tuple[str, ...], refusal: str
+) -> None:
+    """SPEC §10: never "No active waivers" for a store that cannot be read; bytes unchanged."""
+    store = git_repo / ".selftest" / "overrides.json"
+    store.parent.mkdir()
+    store.write_bytes(b'{"overrides": [\r\n  {"step_id": "bdd",}\r\n]}')
+    done = selftest(git_repo, "waiver", *command)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        f"ERROR: {store}:2: not valid JSON: Expecting property name enclosed in double quotes"
+        f"{refusal}\n",
+    )
+    assert store.read_bytes() == b'{"overrides": [\r\n  {"step_id": "bdd",}\r\n]}'
+    assert not (git_repo / ".selftest" / "audit.jsonl").exists()
+
+
+def test_waiver_create_refuses_a_max_waiver_hours_that_is_not_a_number(git_repo: Path) -> None:
+    """It used to fall back to 168 silently; now the configuration error of every command."""
+    (git_repo / "pyproject.toml").write_text("[tool.selftest]\nmax_waiver_hours = 'lots'\n")
+    done = selftest(git_repo, "waiver", "create", "bdd", "--reason", "r", "--approver", "a")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        "ERROR: pyproject.toml:2: [tool.selftest]: 'max_waiver_hours' must be a whole number "
+        ">= 1, got 'lots'\n",
+    )
+    assert not (git_repo / ".selftest").exists()
 
 
 def test_an_unwritable_store_exits_2_naming_the_path(git_repo: Path) -> None:

@@ -217,3 +217,89 @@ def test_the_quickstart_example_run_in_place_leaves_git_status_clean(tmp_path: P
         ["git", "status", "--porcelain"], cwd=copy, capture_output=True, text=True, check=True
     )
     assert status.stdout == ""
+
+
+def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+
+
+TEAM_TYPO = (
+    "pyproject.toml:3: [tool.selftest.envs.team]: unknown key 'governance_budgt' "
+    "(did you mean 'governance_budget'?)"
+)
+# (pyproject.toml below [tool.selftest], the compile step's keys, environment, the message)
+BAD_PROJECTS = {
+    "a misspelt env key": (
+        "[tool.selftest.envs.team]\ngovernance_budgt = 2\n",
+        {"with": {"paths": "src"}},
+        {},
+        TEAM_TYPO,
+    ),
+    "an unknown key in [tool.selftest]": (
+        "max_wavier_hours = 5\n",
+        {"with": {"paths": "src"}},
+        {},
+        "pyproject.toml:2: [tool.selftest]: unknown key 'max_wavier_hours' "
+        "(did you mean 'max_waiver_hours'?)",
+    ),
+    "an unknown env in $SELFTEST_ENV": (
+        "",
+        {"with": {"paths": "src"}},
+        {"SELFTEST_ENV": "Prod"},
+        "unknown selftest env 'Prod' (from $SELFTEST_ENV; did you mean 'prod'?)",
+    ),
+    "an unknown check": (
+        "",
+        {"check": "python_compile", "with": {"paths": "src"}},
+        {},
+        "steps/s.yaml:8: step 'compiles': unknown check 'python_compile' "
+        "(did you mean 'python-compile'?)",
+    ),
+    "a misspelt check parameter": (
+        "",
+        {"with": {"path": "src"}},
+        {},
+        "steps/s.yaml:10: step 'compiles': check 'python-compile' has no parameter 'path' "
+        "(did you mean 'paths'?)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("toml", "keys", "environ", "message"), BAD_PROJECTS.values(), ids=BAD_PROJECTS.keys()
+)
+def test_pytest_smoke_plan_and_doctor_reject_the_same_configuration_alike(
+    repo: SelftestRepo, toml: str, keys: dict[str, object], environ: dict[str, str], message: str
+) -> None:
+    """SPEC §2/§4: one validation; every command exits 2 with pytest's exact ERROR line."""
+    repo.opt_in(toml)
+    compiles = {
+        "id": "compiles",
+        "tier": "kernel",
+        "description": "Code compiles",
+        "check": "python-compile",
+        **keys,
+    }
+    repo.steps(step("build", "kernel"), compiles)
+    (repo.path / "src").mkdir()
+    for command in (["run", "-p", "no:hypothesispytest"], ["smoke"], ["plan"], ["doctor"]):
+        done = selftest(repo.path, *command, **environ)
+        assert (command[0], done.returncode, error_lines(done)) == (
+            command[0],
+            2,
+            [f"ERROR: {message}"],
+        )
+        assert "Traceback" not in done.stderr
+
+
+def test_run_blames_env_for_an_unknown_env_it_was_given(project: Path) -> None:
+    """`selftest run --env Prod` names --env, the option the user typed, and suggests prod."""
+    done = selftest(project, "run", "--env", "Prod", "-p", "no:hypothesispytest")
+    assert done.returncode == 2
+    assert error_lines(done) == [
+        "ERROR: unknown selftest env 'Prod' (from --env; did you mean 'prod'?)"
+    ]
+    plain = selftest(project, "run", "--selftest-env=Prod", "-p", "no:hypothesispytest")
+    assert error_lines(plain) == [
+        "ERROR: unknown selftest env 'Prod' (from --selftest-env; did you mean 'prod'?)"
+    ]

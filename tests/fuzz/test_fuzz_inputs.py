@@ -60,7 +60,9 @@ from pytest_selftest.settings import (
     is_opted_in,
     load_project_config,
     step_sources,
+    tool_table_errors,
 )
+from pytest_selftest.validation import ConfigurationError, located, validate_project
 from pytest_selftest.waivers import (
     WaiverStoreError,
     create_waiver,
@@ -500,6 +502,7 @@ def pyproject_text(tool: dict[str, Any]) -> str:
     return text
 
 
+TABLE_MESSAGE = re.compile(r"^pyproject\.toml:[0-9]+: \[tool\.selftest\]: ")
 POLICY_MESSAGE = re.compile(r"^(\[tool\.selftest\.envs[^\n]*\]|unknown selftest env )")
 
 
@@ -548,6 +551,10 @@ def test_tool_selftest_tables_give_a_policy_or_a_clean_error(
         return
     hours = project.max_waiver_hours
     assert type(hours) is int and hours > 0
+    for error in tool_table_errors(project.tool):
+        message = located(project, error)
+        assert TABLE_MESSAGE.match(message), message
+        assert "\n" not in message
     assert is_opted_in(project) == project.has_tool_table
     step_sources(project)
     count(fuzz_counts, "pyproject [tool.selftest]", policy_outcome(env, project.tool.get("envs")))
@@ -691,7 +698,8 @@ def malformed(record: Any) -> bool:
 def test_waiver_stores_are_read_with_warnings_never_an_exception(
     project: ProjectConfig, fuzz_counts: Counter[str], store: bytes
 ) -> None:
-    """Every record is a waiver or a warning naming the store; listing never fails."""
+    """Every record is a waiver or a warning naming the store; listing refuses only a store
+    that is not a waiver document, with the run's warning as its error."""
     path = project.waivers_path
     path.write_bytes(store)
     found = read_waiver_file(path)
@@ -700,7 +708,12 @@ def test_waiver_stores_are_read_with_warnings_never_an_exception(
         assert len(found.waivers) + len(found.warnings) == len(found.raw_records)
     for env in ("strict", "staging", "dev"):
         assert set(found.active(env, NOW)) <= {w.step_id for w in found.waivers}
-    listing = list_waivers(project, include_all=True, now=NOW)
+    try:
+        listing = list_waivers(project, include_all=True, now=NOW)
+    except WaiverStoreError as refused:
+        assert (found.waivers, found.raw_records, found.warnings) == ((), (), (str(refused),))
+        count(fuzz_counts, "waiver store (read, list)", "refused")
+        return
     for waiver in listing.waivers:
         waiver.describe().encode("utf-8")
         json.dumps(waiver.to_record(), ensure_ascii=False).encode("utf-8")
@@ -874,16 +887,11 @@ def write_repository(root: Path, case: Repository) -> Path:
 
 
 def expected_errors(root: Path, env: str | None) -> list[str]:
-    """The configuration errors the pure layer finds: catalogue first, then the policy."""
-    project = load_project_config(root)
+    """The configuration errors the pure layer finds: pyproject.toml first, then the catalogue."""
     try:
-        load_catalogue(step_sources(project), root)
-    except CatalogueError as error:
+        validate_project(load_project_config(root), [(env, "--selftest-env")])
+    except ConfigurationError as error:
         return error.messages
-    try:
-        resolve_policy([(env, "--selftest-env")], project.tool.get("envs"))
-    except PolicyError as error:
-        return [str(error)]
     return []
 
 

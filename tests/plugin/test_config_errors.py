@@ -14,8 +14,9 @@ from selftest_repo import validate_report
 KNOWN_ENVS = "known: degraded, dev, prod, staging, strict"
 ENV_KEYS = (
     "expected: governance_budget, require_waiver, honour_waivers, optional_blocks, "
-    "allow_user_skips, extends"
+    "allow_user_skips, cache, extends"
 )
+TEAM = "[tool.selftest.envs.team]"
 EMPTY_TABLE = "[tool.selftest]\n"
 
 
@@ -121,7 +122,13 @@ OPTION_ERRORS: dict[str, tuple[tuple[str, ...], dict[str, str], str, list[str]]]
         (),
         {},
         EMPTY_TABLE + "[tool.pytest.ini_options]\nselftest_env = 'stagin'\n",
-        [f"unknown selftest env 'stagin' (from ini selftest_env; {KNOWN_ENVS})"],
+        ["unknown selftest env 'stagin' (from ini selftest_env; did you mean 'staging'?)"],
+    ),
+    "an env name in the wrong case": (
+        ("--selftest-env=Prod",),
+        {},
+        EMPTY_TABLE,
+        ["unknown selftest env 'Prod' (from --selftest-env; did you mean 'prod'?)"],
     ),
     "unknown id in --selftest-step": (
         ("--selftest-step=lint,nope",),
@@ -145,19 +152,123 @@ OPTION_ERRORS: dict[str, tuple[tuple[str, ...], dict[str, str], str, list[str]]]
         ("--selftest-env=dev",),
         {},
         "[tool.selftest.envs.dev]\nbudget = 2\n",
-        [f"[tool.selftest.envs.dev]: unknown key 'budget' ({ENV_KEYS})"],
+        [f"pyproject.toml:2: [tool.selftest.envs.dev]: unknown key 'budget' ({ENV_KEYS})"],
     ),
     "a bad key in a custom env that is not in use": (
         (),
         {},
         "[tool.selftest.envs.nightly]\nextends = 'staging'\noptional_block = true\n",
-        [f"[tool.selftest.envs.nightly]: unknown key 'optional_block' ({ENV_KEYS})"],
+        [
+            "pyproject.toml:3: [tool.selftest.envs.nightly]: unknown key 'optional_block' "
+            "(did you mean 'optional_blocks'?)"
+        ],
     ),
     "envs that is not a table": (
         (),
         {},
         "[tool.selftest]\nenvs = 'dev'\n",
-        ["[tool.selftest.envs] must be a table of env tables"],
+        ["pyproject.toml:2: [tool.selftest.envs] must be a table of env tables"],
+    ),
+    "a misspelt env key, below other tables": (
+        (),
+        {},
+        "[project]\nname = 'x'\n\n[tool.selftest]\nmax_waiver_hours = 24\n\n"
+        f"{TEAM}\nextends = 'staging'\ngovernance_budgt = 2\n",
+        [
+            f"pyproject.toml:9: {TEAM}: unknown key 'governance_budgt' "
+            "(did you mean 'governance_budget'?)"
+        ],
+    ),
+    "a budget that is not a number": (
+        (),
+        {},
+        f"{TEAM}\ngovernance_budget = 'lots'\n",
+        [
+            f"pyproject.toml:2: {TEAM}: 'governance_budget' must be a whole number >= 0 "
+            "or \"unlimited\", got 'lots'"
+        ],
+    ),
+    "a flag that is not a boolean": (
+        (),
+        {},
+        f"{TEAM}\nrequire_waiver = 'sometimes'\n",
+        [f"pyproject.toml:2: {TEAM}: 'require_waiver' must be true or false, got 'sometimes'"],
+    ),
+    "allow_user_skips that is not a boolean": (
+        (),
+        {},
+        f"{TEAM}\ncache = false\nallow_user_skips = 'no'\n",
+        [f"pyproject.toml:3: {TEAM}: 'allow_user_skips' must be true or false, got 'no'"],
+    ),
+    "extends naming an unknown env": (
+        (),
+        {},
+        f"{TEAM}\nextends = 'stagin'\n",
+        [
+            f"pyproject.toml:2: {TEAM}: 'extends' names unknown env 'stagin' "
+            "(did you mean 'staging'?)"
+        ],
+    ),
+    "a misspelt key inside an inline table": (
+        (),
+        {},
+        "[tool.selftest]\nenvs = { team = { governance_budgt = 2 } }\n",
+        [
+            f"pyproject.toml:2: {TEAM}: unknown key 'governance_budgt' "
+            "(did you mean 'governance_budget'?)"
+        ],
+    ),
+    "a bad value under a dotted key": (
+        (),
+        {},
+        "[tool.selftest]\nmax_waiver_hours = 24\nenvs.team.require_waiver = 1\n",
+        [f"pyproject.toml:3: {TEAM}: 'require_waiver' must be true or false, got 1"],
+    ),
+    "an unknown key in [tool.selftest]": (
+        (),
+        {},
+        "[tool.selftest]\nbogus = 1\n",
+        [
+            "pyproject.toml:2: [tool.selftest]: unknown key 'bogus' "
+            "(expected: max_waiver_hours, envs)"
+        ],
+    ),
+    "a misspelt key in [tool.selftest]": (
+        (),
+        {},
+        "[tool.selftest]\nmax_wavier_hours = 5\n",
+        [
+            "pyproject.toml:2: [tool.selftest]: unknown key 'max_wavier_hours' "
+            "(did you mean 'max_waiver_hours'?)"
+        ],
+    ),
+    "max_waiver_hours that is not a number": (
+        (),
+        {},
+        "[tool.selftest]\nmax_waiver_hours = 'lots'\n",
+        [
+            "pyproject.toml:2: [tool.selftest]: 'max_waiver_hours' must be a whole number "
+            ">= 1, got 'lots'"
+        ],
+    ),
+    "max_waiver_hours zero": (
+        (),
+        {},
+        "[tool.selftest]\nmax_waiver_hours = 0\n",
+        [
+            "pyproject.toml:2: [tool.selftest]: 'max_waiver_hours' must be a whole number >= 1, "
+            "got 0"
+        ],
+    ),
+    "a bad table key and an unknown env at once": (
+        ("--selftest-env=stagin",),
+        {},
+        "[tool.selftest]\nbogus = 1\n",
+        [
+            "pyproject.toml:2: [tool.selftest]: unknown key 'bogus' "
+            "(expected: max_waiver_hours, envs)",
+            "unknown selftest env 'stagin' (from --selftest-env; did you mean 'staging'?)",
+        ],
     ),
 }
 
@@ -178,6 +289,30 @@ def test_an_unknown_env_step_id_or_env_table_key_is_a_configuration_error_with_e
         monkeypatch.setenv(name, value)
     make_repo(pytester, gov(BDD), toml)
     assert_config_error(pytester, run(pytester, *args), messages)
+
+
+def test_pyproject_problems_come_before_step_file_problems_in_one_go(
+    pytester: pytest.Pytester,
+) -> None:
+    """Every problem at once: pyproject.toml's first (it is read first), then the catalogue's."""
+    make_repo(pytester, gov(BDD + "  tmeout: 30\n"), f"{TEAM}\nrequire_waiver = 'yes'\n")
+    messages = [
+        f"pyproject.toml:2: {TEAM}: 'require_waiver' must be true or false, got 'yes'",
+        "steps/gov.yaml:9: step 'bdd': unknown key 'tmeout' (did you mean 'timeout'?)",
+    ]
+    assert_config_error(pytester, run(pytester), messages)
+
+
+def test_an_env_table_may_set_allow_user_skips_and_cache(pytester: pytest.Pytester) -> None:
+    """Both are env keys of SPEC §4: accepted, the run goes on to its verdict."""
+    make_repo(
+        pytester,
+        gov(BDD),
+        f"{TEAM}\nextends = 'dev'\nallow_user_skips = false\ncache = false\n",
+    )
+    result = run(pytester, "--selftest-env=team")
+    assert result.ret == 0
+    result.assert_outcomes(passed=2)
 
 
 def test_an_unknown_id_in_selftest_skip_steps_is_only_a_warning(
@@ -236,6 +371,33 @@ def test_a_malformed_waiver_record_is_skipped_with_a_warning_and_the_others_appl
     assert report["warnings"] == [warning]
     verdicts = {r["step_id"]: (r["status"], r["verdict"]) for r in report["results"]}
     assert verdicts == {"lint": ("PASS", "passed"), "bdd": ("FAIL", "waived")}
+    assert json.loads(store.read_text())["overrides"] == records
+
+
+def test_a_malformed_waiver_is_named_in_the_warning_and_in_the_failure_it_left(
+    pytester: pytest.Pytester,
+) -> None:
+    """SPEC §10: the warning and the step's failure name the file, the step and the field."""
+    make_repo(pytester, gov(BDD.replace('run: "true"', "run: exit 1")))
+    records = [waiver("bdd", expires_at="2026-13-45T00:00:00Z")]
+    pytester.makefile(".json", **{".selftest/overrides": json.dumps({"overrides": records})})
+    result = run(pytester, "--selftest-env=staging")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    store = pytester.path / ".selftest" / "overrides.json"
+    problem = "expires_at: month must be in 1..12"
+    warning = f"{store}: waiver for 'bdd' skipped: {problem}"
+    reason = (
+        "staging requires a waiver for a governance failure: none active for 'bdd' "
+        f"(its waiver was skipped: {store}: {problem})"
+    )
+    result.stdout.fnmatch_lines([f"*{literal(reason)}*"])
+    result.stdout.fnmatch_lines([literal(f"Warning: {warning}")])
+    report = json.loads(store.parent.parent.joinpath("selftest_report.json").read_text())
+    validate_report(report)
+    assert report["warnings"] == [warning]
+    [bdd] = [r for r in report["results"] if r["step_id"] == "bdd"]
+    assert (bdd["verdict"], bdd["verdict_reason"]) == ("failed", reason)
     assert json.loads(store.read_text())["overrides"] == records
 
 

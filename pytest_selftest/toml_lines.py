@@ -1,0 +1,126 @@
+"""Where a key sits in a TOML file, for messages: TOML parsers give no line numbers.
+
+A small scan of the text, good for how people write ``pyproject.toml``: ``[table]`` headers,
+``key = value`` lines, dotted keys (``envs.team.cache = false``) and inline tables (their line
+stands for every key inside them). Multi-line strings and arrays are skipped over roughly; a key
+that cannot be found falls back to the line of the nearest enclosing table that can.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LITERAL = re.compile(r"'[^']*'")
+_SPACE = re.compile(r"[ \t]*")
+
+
+def key_line(text: str, path: Sequence[str]) -> int | None:
+    """The 1-based line defining ``path`` (e.g. ``tool, selftest, envs, team, cache``).
+
+    Without an exact match: the line of the longest defined prefix of ``path`` that is a table
+    (a header, a dotted key or an inline table); None when not even ``path[0]`` is found.
+    """
+    wanted = tuple(path)
+    best: tuple[int, int] | None = None  # (length of the matched prefix, line)
+    for number, found in _defined_keys(text):
+        length = _common_prefix(found, wanted)
+        if length == len(found) and (best is None or length > best[0]):
+            best = (length, number)
+    return best[1] if best else None
+
+
+def _common_prefix(found: tuple[str, ...], wanted: tuple[str, ...]) -> int:
+    length = 0
+    for a, b in zip(found, wanted, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+def _defined_keys(text: str) -> list[tuple[int, tuple[str, ...]]]:
+    """(line, full key path) of every table header and every key line, in file order."""
+    defined: list[tuple[int, tuple[str, ...]]] = []
+    table: tuple[str, ...] = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        stripped = line.strip()
+        if stripped.startswith("["):
+            header = _header(stripped)
+            if header is not None:
+                table = header
+                defined.append((number, table))
+            continue
+        keys = _leading_key(stripped)
+        if keys is None:
+            continue
+        defined.append((number, (*table, *keys)))
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2 == 1:
+                in_multiline = quote
+    return defined
+
+
+def _header(line: str) -> tuple[str, ...] | None:
+    """The key path of ``[a.b]`` or ``[[a.b]]``; None for anything else (an array line)."""
+    inner = line[2:] if line.startswith("[[") else line[1:]
+    parsed = _dotted_key(inner, 0)
+    if parsed is None:
+        return None
+    keys, end = parsed
+    return keys if inner[end:].lstrip().startswith("]") else None
+
+
+def _leading_key(line: str) -> tuple[str, ...] | None:
+    """The dotted key of a ``key = value`` line; None when the line is not one."""
+    parsed = _dotted_key(line, 0)
+    if parsed is None:
+        return None
+    keys, end = parsed
+    return keys if line[end:].lstrip().startswith("=") else None
+
+
+def _dotted_key(text: str, pos: int) -> tuple[tuple[str, ...], int] | None:
+    keys: list[str] = []
+    while True:
+        pos = _skip(text, pos)
+        parsed = _simple_key(text, pos)
+        if parsed is None:
+            return None
+        key, pos = parsed
+        keys.append(key)
+        pos = _skip(text, pos)
+        if not text.startswith(".", pos):
+            return tuple(keys), pos
+        pos += 1
+
+
+def _simple_key(text: str, pos: int) -> tuple[str, int] | None:
+    for pattern in (_BARE, _BASIC, _LITERAL):
+        match = pattern.match(text, pos)
+        if match:
+            return _unquote(match.group(0)), match.end()
+    return None
+
+
+def _unquote(key: str) -> str:
+    if key.startswith('"'):
+        try:
+            value: str = json.loads(key)
+            return value
+        except ValueError:  # a TOML-only escape such as \e: close enough for finding a line
+            return key[1:-1]
+    return key[1:-1] if key.startswith("'") else key
+
+
+def _skip(text: str, pos: int) -> int:
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
