@@ -4,7 +4,7 @@
 #   jq                      the original CI gates read the report with it (tests/cli)
 #   prometheus              for promtool (alert rule checks and unit tests); without its
 #                           Recommends, which would pull in ~370 MB (node exporter, smartmontools...)
-#   shellcheck              lints the run: blocks of the documented GitHub Actions workflows
+#   shellcheck (the linter) lints the run: blocks of the documented GitHub Actions workflows
 # Idempotent: does nothing when both binaries are already there. Needs root (or sudo) and apt.
 # The packages' services do not start on install in containers (policy-rc.d); the tests start
 # and stop the binaries themselves.

@@ -419,10 +419,10 @@ class _StepReader:
 
     def check_usage(self, check: str) -> None:
         """The check must exist, and a built-in one's ``with:`` parameters must fit it."""
-        from pytest_selftest.checks.loader import unknown_check_message
+        from pytest_selftest.checks.loader import missing_extra_message, unknown_check_message
         from pytest_selftest.checks.parameters import parameter_problems
 
-        unknown = unknown_check_message(check)
+        unknown = unknown_check_message(check) or missing_extra_message(check)
         if unknown is not None:
             self.problem("check", unknown)
             return

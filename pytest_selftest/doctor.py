@@ -31,6 +31,13 @@ HARNESS_EXIT_CODES = (126, 127)
 HARNESS_OUTPUT = ("command not found", "No such file")
 FAILING = ("FAIL", "TIMEOUT")
 _GIT_TIMEOUT = 10
+# Each extra of the package and the modules it installs (pyproject.toml).
+EXTRAS: Mapping[str, tuple[str, ...]] = {
+    "checks": ("jsonschema", "gherkin", "coverage", "markdown_it"),
+    "metrics": ("prometheus_client",),
+    "xdist": ("xdist",),
+    "rego": ("regorus",),
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ def diagnose(
         *check_git(config),
         *check_catalogue(catalogue_errors),
         *check_requires(config.rootdir, catalogue),
+        check_extras(),
     ]
     results = report_findings(report)
     harness.extend(f for f in results if f.check.startswith("command:"))
@@ -246,6 +254,21 @@ def check_requires(rootdir: Path, catalogue: Catalogue | None) -> list[Finding]:
         for step in catalogue.steps
         if step.requires
     ]
+
+
+def check_extras() -> Finding:
+    """Which extras are not installed: a warning (a step that needs one is a catalogue error)."""
+    from importlib.util import find_spec
+
+    absent = [name for name, modules in EXTRAS.items() if any(not find_spec(m) for m in modules)]
+    if not absent:
+        return Finding("extras", OK, "every extra is installed")
+    return Finding(
+        "extras",
+        WARNING,
+        f"extras not installed: {', '.join(absent)}",
+        fix=f"For every feature: pip install 'pytest-selftest[{','.join(absent)}]'",
+    )
 
 
 def _found(rootdir: Path, step: Step, exe: str) -> bool:

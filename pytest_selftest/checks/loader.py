@@ -33,6 +33,35 @@ BUILTIN_CHECKS: dict[str, str] = {
 }
 
 
+# The libraries a built-in check imports beyond the core install, all in the `checks` extra.
+CHECK_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "gherkin": ("gherkin",),
+    "schema": ("jsonschema",),
+    "registry": ("markdown_it",),
+    "ac-trace": ("gherkin", "markdown_it"),
+    "coverage": ("coverage",),
+}
+CHECKS_EXTRA_HINT = "pip install 'pytest-selftest[checks]'"
+
+
+def missing_libraries(check: str) -> list[str]:
+    """The libraries ``check`` needs that are not installed, found without importing them."""
+    from importlib.util import find_spec
+
+    return [name for name in CHECK_LIBRARIES.get(check, ()) if find_spec(name) is None]
+
+
+def missing_extra_message(check: str) -> str | None:
+    """Why a built-in check cannot run here and the command that fixes it, or None."""
+    missing = missing_libraries(check)
+    if not missing:
+        return None
+    return (
+        f"check '{check}' needs {', '.join(missing)}, which is not installed: "
+        f"run {CHECKS_EXTRA_HINT}"
+    )
+
+
 class UnknownCheckError(ValueError):
     """A step names a check that is neither built in nor registered by an installed package."""
 

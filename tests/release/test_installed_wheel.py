@@ -7,6 +7,7 @@ does, and every run treats warnings as errors, as many repositories do.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -111,3 +112,68 @@ def test_the_readme_links_work_on_a_package_index_page() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "](docs/" not in readme
     assert "](https://github.com/pytest-selftest/pytest-selftest/blob/main/docs/usage.md)" in readme
+
+
+def write_project(root: Path, steps: str) -> Path:
+    (root / "steps").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.selftest]\n")
+    (root / "steps" / "s.yaml").write_text(steps)
+    return root
+
+
+PLAIN_STEPS = """\
+- {id: build, tier: kernel, description: Build, run: "python -c 'print(1)'"}
+- {id: lint, tier: governance, description: Lint, run: "true"}
+"""
+GHERKIN_STEP = """\
+- {id: build, tier: kernel, description: Build, run: "true"}
+- id: bdd
+  tier: governance
+  description: Features parse
+  check: gherkin
+  with: {paths: [features]}
+"""
+
+
+def test_the_core_install_brings_only_pytest_and_pyyaml(installed: Path) -> None:
+    code = (
+        "import importlib.util as u;"
+        "print([m for m in ('jsonschema', 'gherkin', 'coverage', 'markdown_it', "
+        "'prometheus_client', 'xdist') if u.find_spec(m)])"
+    )
+    done = run([str(installed / "python"), "-c", code], cwd=installed)
+    assert done.stdout.strip() == "[]"
+
+
+def test_run_steps_pass_on_the_core_install(installed: Path, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "plain", PLAIN_STEPS)
+    done = run([str(installed / "selftest"), "run", "--env", "prod"], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Verdict: PASS (exit code 0: ok)" in done.stdout.splitlines()
+
+
+def test_a_check_whose_extra_is_missing_is_a_configuration_error_with_the_fix(
+    installed: Path, tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "bdd", GHERKIN_STEP)
+    expected = (
+        "ERROR: steps/s.yaml:5: step 'bdd': check 'gherkin' needs gherkin, which is not "
+        "installed: run pip install 'pytest-selftest[checks]'"
+    )
+    for command in (["run"], ["smoke"], ["plan"]):
+        done = run([str(installed / "selftest"), *command], cwd=project)
+        assert done.returncode == 2, (command, done.stdout + done.stderr)
+        assert expected in (done.stdout + done.stderr).splitlines(), command
+        assert "Traceback" not in done.stderr
+
+
+def test_the_doctor_lists_the_missing_extras(installed: Path, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "doctor", GHERKIN_STEP)
+    done = run([str(installed / "selftest"), "doctor", "--json"], cwd=project)
+    assert done.returncode == 2
+    harness = {f["check"]: f for f in json.loads(done.stdout)["harness"]}
+    assert harness["catalogue"]["message"] == (
+        "steps/s.yaml:5: step 'bdd': check 'gherkin' needs gherkin, which is not installed: "
+        "run pip install 'pytest-selftest[checks]'"
+    )
+    assert harness["extras"]["message"] == "extras not installed: checks, metrics, xdist, rego"
