@@ -205,12 +205,13 @@ def _outcomes(runs: Sequence[Mapping[str, Any]], step_id: str) -> list[_Outcome]
         if not isinstance(entry, Mapping) or entry.get("status") not in COUNTED_STATUSES:
             continue
         duration = entry.get("duration_ms")
-        measured = entry.get("cache") != "hit" and isinstance(duration, (int, float))
+        if entry.get("cache") == "hit" or not isinstance(duration, (int, float)):
+            duration = None
         outcomes.append(
             _Outcome(
                 timestamp=run.get("timestamp") if isinstance(run.get("timestamp"), str) else None,
                 failed=entry["status"] in FAILURE_STATUSES,
-                duration_ms=float(duration) if measured else None,
+                duration_ms=None if duration is None else float(duration),
             )
         )
     return outcomes
