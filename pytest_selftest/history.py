@@ -120,9 +120,10 @@ def record_run(path: Path | None, report: Mapping[str, Any], keep: int) -> str |
     return None
 
 
-def read_history(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The history's runs, oldest first, and a warning per line skipped (the line stays)."""
-    found, warnings = read_json_lines(path)
+def read_history(path: Path, last: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The history's runs (the last ``last`` lines only, if given), oldest first, and a warning
+    per line skipped (the line stays in the file)."""
+    found, warnings = read_json_lines(path, last)
     runs = []
     for number, value in found:
         if isinstance(value.get("steps"), dict):

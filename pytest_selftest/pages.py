@@ -29,10 +29,10 @@ def render_page(
     """The page and the warnings met while reading its history and degradation log."""
     from pytest_selftest.degradations import read_entries
     from pytest_selftest.history import read_history
-    from pytest_selftest.html_report import render_html
+    from pytest_selftest.html_report import DEGRADATIONS_SHOWN, HISTORY_STRIP, render_html
 
-    runs, warnings = read_history(history_path) if history_path else ([], [])
-    entries, log_warnings = read_entries(degradation_log)
+    runs, warnings = read_history(history_path, HISTORY_STRIP) if history_path else ([], [])
+    entries, log_warnings = read_entries(degradation_log, DEGRADATIONS_SHOWN)
     return render_html(report, runs, entries), [*warnings, *log_warnings]
 
 

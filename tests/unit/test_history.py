@@ -236,3 +236,11 @@ def test_history_path_and_max_runs_settings(tmp_path: Path) -> None:
     assert history_path(tmp_path, "h/runs.jsonl") == tmp_path / "h" / "runs.jsonl"
     assert history_path(tmp_path, "None") is None
     assert (max_runs("25"), max_runs(""), max_runs("0"), max_runs(None)) == (25, 1000, 1000, 1000)
+
+
+def test_reading_the_last_lines_parses_only_those(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_text("{bad\n" + "".join(f'{{"run_id": "{i}", "steps": {{}}}}\n\n' for i in range(5)))
+    runs, warnings = read_history(path, last=2)
+    assert ([r["run_id"] for r in runs], warnings) == (["3", "4"], [])
+    assert read_history(path, last=0) == ([], [])
