@@ -48,7 +48,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg)}td.num,th.num{text-align:right}
-.tiers{width:auto}
+.tiers{width:auto}.scroll{overflow-x:auto}
 .w{font-weight:600;white-space:nowrap}
 .w-passed{color:var(--ok)}.w-failed{color:var(--bad)}.w-skipped{color:var(--skip)}
 .w-waived,.w-tolerated,.w-informational{color:var(--warn)}
@@ -73,6 +73,9 @@ table.steps thead{display:none}
 table.steps tr{display:block;border-bottom:2px solid var(--line);padding:6px 0}
 table.steps td{display:block;border:0;padding:2px 4px}
 table.steps td[data-label]::before{content:attr(data-label) ": ";color:#59636e}
+table.steps td:empty{display:none}
+table.steps td.num{text-align:left}
+table.steps td[data-label="step"]::before{content:none}
 }
 @media print{
 .controls{display:none}
@@ -188,7 +191,8 @@ def _tier_table(summary: Mapping[str, Any]) -> str:
         counts = as_mapping(by_tier.get(tier))
         cells = "".join(f'<td class="num">{esc(counts.get(c, 0))}</td>' for c in columns)
         rows.append(f"<tr><th>{tier}</th>{cells}</tr>")
-    return f'<table class="tiers"><tr><th>tier</th>{head}</tr>{"".join(rows)}</table>'
+    table = f'<table class="tiers"><tr><th>tier</th>{head}</tr>{"".join(rows)}</table>'
+    return f'<div class="scroll">{table}</div>'
 
 
 def _controls() -> str:
@@ -371,7 +375,8 @@ def _degradations(entries: Sequence[Mapping[str, Any]]) -> str:
         f"<td>{esc(e.get('remediation'))}</td></tr>"
         for e in reversed(entries)
     ]
-    return f'<table class="degradations"><tr>{head}</tr>{"".join(rows)}</table>'
+    table = f'<table class="degradations"><tr>{head}</tr>{"".join(rows)}</table>'
+    return f'<div class="scroll">{table}</div>'
 
 
 def _ms(value: object) -> str:

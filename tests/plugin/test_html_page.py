@@ -94,6 +94,8 @@ def test_a_distributed_run_has_a_lane_per_worker(mixed: SelftestRepo) -> None:
     lanes = re.findall(r'<text x="2" y="\d+">(gw\d)</text>', page)
     assert sorted(lanes) == ["gw0", "gw1"]
     assert page.count('<tr class="step"') == 5
+    history = (mixed.path / ".selftest" / "history.jsonl").read_text().splitlines()
+    assert len(history) == 1  # the controller's line; workers write none
 
 
 def test_the_history_strip_shows_the_earlier_runs(mixed: SelftestRepo) -> None:
