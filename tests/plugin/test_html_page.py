@@ -76,6 +76,8 @@ def test_a_serial_run_writes_the_page_and_names_it_last(mixed: SelftestRepo) -> 
     assert page.count("<rect ") == 5
     assert "<td>GOVERNANCE/evil</td>" in page  # the degradation log's newest entries
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "@media (max-width:700px){" in page  # phone: the step table turns into cards
+    assert "@media print{" in page and "details::details-content" in page  # print: all open
 
 
 def test_step_output_is_escaped_and_never_in_a_script_element(mixed: SelftestRepo) -> None:
