@@ -216,3 +216,12 @@ def test_four_concurrent_runs_leave_four_valid_lines(flipping: SelftestRepo) -> 
         r["metadata"]["run_id"] for r in reports
     )
     assert all(set(line["steps"]) == {"core", "gate"} for line in lines)
+
+
+def test_last_must_be_a_positive_integer(repo: SelftestRepo) -> None:
+    for value in ("0", "abc"):
+        done = selftest(repo.path, "history", "--last", value)
+        assert done.returncode == 2
+        assert done.stderr.splitlines()[-1] == (
+            f"selftest history: error: argument --last: must be a positive integer, not '{value}'"
+        )
