@@ -5,7 +5,9 @@
 #   prometheus              for promtool (alert rule checks and unit tests); without its
 #                           Recommends, which would pull in ~370 MB (node exporter, smartmontools...)
 #   shellcheck (the linter) lints the run: blocks of the documented GitHub Actions workflows
-# Idempotent: does nothing when both binaries are already there. Needs root (or sudo) and apt.
+#   chromium                opens the HTML report headless: its DOM and a screenshot
+#                           (tests/plugin/test_html_browser.py)
+# Idempotent: does nothing when every binary is already there. Needs root (or sudo) and apt.
 # The packages' services do not start on install in containers (policy-rc.d); the tests start
 # and stop the binaries themselves.
 set -euo pipefail
@@ -18,9 +20,10 @@ have prometheus-pushgateway || have pushgateway || [ -x /usr/bin/prometheus-push
 have promtool || missing+=(prometheus)
 have jq || missing+=(jq)
 have shellcheck || missing+=(shellcheck)
+have chromium || have chromium-browser || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-services: prometheus-pushgateway, promtool, jq and shellcheck already installed"
+  echo "install-services: prometheus-pushgateway, promtool, jq, shellcheck and chromium already installed"
   exit 0
 fi
 
@@ -44,4 +47,6 @@ done
 have promtool || { echo "install-services: promtool still missing" >&2; exit 1; }
 [ -x /usr/bin/prometheus-pushgateway ] || have pushgateway ||
   { echo "install-services: prometheus-pushgateway still missing" >&2; exit 1; }
+have chromium || have chromium-browser ||
+  { echo "install-services: chromium still missing" >&2; exit 1; }
 echo "install-services: done"

@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "waiver": ("waiver", "Create, revoke and list waivers"),
     "override": ("waiver", "Alias of 'waiver'"),
     "degradations": ("degradations", "Show the degradation log"),
-    "report": ("report", "Print the last report as Markdown or JSON"),
+    "report": ("report", "Print the last report as text, Markdown, JSON or an HTML page"),
+    "history": ("history", "Per-step statistics of past runs: pass rate, flips, durations"),
     "merge": ("merge", "Merge shard reports and apply the policy across them"),
 }
 

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,9 +48,20 @@ def report_config_error(config: pytest.Config, messages: Sequence[str]) -> int:
         write_report(path, report)
     except StateFileError as exc:
         sys.stderr.write(f"ERROR: {exc}\n")
+    _record_history(config, report)
     sys.stderr.write(f"selftest: configuration error; report: {path}\n")
     config.hook.pytest_selftest_report_ready(config=config, report=report)
     return CONFIG_ERROR_EXIT
+
+
+def _record_history(config: pytest.Config, report: dict[str, Any]) -> None:
+    """A CONFIG_ERROR report is a report too: the history gets its line (SPEC §16)."""
+    from pytest_selftest.history import history_path, max_runs, record_run
+
+    path = history_path(config.rootpath, str(config.getini("selftest_history") or ""))
+    warning = record_run(path, report, max_runs(config.getini("selftest_history_max_runs")))
+    if warning:
+        sys.stderr.write(f"Warning: {warning}\n")
 
 
 def _report_path(config: pytest.Config) -> Path:

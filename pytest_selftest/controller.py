@@ -73,6 +73,7 @@ class ControllerPlugin:
         self.failed_outputs: set[str] = set()
         self.previous_handlers: dict[int, Any] = {}
         self.teardown_properties: dict[str, list[tuple[str, str]]] = {}
+        self.html_path: Path | None = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
@@ -265,8 +266,36 @@ class ControllerPlugin:
             write_report(self.run.report_path, report)
         except StateFileError as exc:
             code = self._cannot_write(report, str(exc), "report_write_failed")
+        self.warnings.extend(
+            self._optional_output("the run history", lambda: self._record_history(report), [])
+        )
+        self.warnings.extend(
+            self._optional_output("the HTML report", lambda: self._write_html(report), [])
+        )
         self._emit_extras(report)
         return code
+
+    def _record_history(self, report: dict[str, Any]) -> list[str]:
+        """SPEC §16: one history line whenever a report is due, even if writing it failed."""
+        from pytest_selftest.history import record_run
+
+        project = self.run.project
+        warning = record_run(project.history_path, report, project.history_max_runs)
+        return [warning] if warning else []
+
+    def _write_html(self, report: dict[str, Any]) -> list[str]:
+        from pytest_selftest.pages import html_target, write_page
+
+        project = self.run.project
+        option = self.config.getoption("selftest_html", None)
+        target = html_target(option, project.ini.get("selftest_html"), project.rootdir)
+        if target is None:
+            return []
+        written, warnings = write_page(
+            target, report, project.history_path, project.degradation_log_path
+        )
+        self.html_path = target if written else None
+        return warnings
 
     def _cannot_write(self, report: dict[str, Any], problem: str, reason: str) -> int:
         self.problems.append(problem)
@@ -323,6 +352,8 @@ class ControllerPlugin:
         lines = summary.summary_lines(self.report, self.run, self.problems, self.warnings)
         for line in lines:
             terminalreporter.write_line(line)
+        if self.html_path is not None:
+            terminalreporter.write_line(f"HTML: {self.html_path}")
 
 
 def _unstartable_problems(results: Iterable[Mapping[str, Any]]) -> list[str]:

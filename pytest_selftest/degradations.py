@@ -132,9 +132,10 @@ def entries_for_report(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --- reading and filtering -----------------------------------------------------------------------
 
 
-def read_entries(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The entries in file order and a warning per malformed line; a missing log is empty."""
-    lines, warnings = read_json_lines(path)
+def read_entries(path: Path, last: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The entries (the last ``last`` only, if given) in file order and a warning per malformed
+    line; a missing log is empty."""
+    lines, warnings = read_json_lines(path, last)
     return [entry for _, entry in lines], warnings
 
 

@@ -234,8 +234,14 @@ def _is_state_file(config: ProjectConfig, path: Path, *, untracked: bool) -> boo
         store,
         store.with_name(store.name + ".lock"),
         config.audit_path,
+        *_history_files(config),
     )
     return any(resolved == f.resolve() for f in files)
+
+
+def _history_files(config: ProjectConfig) -> tuple[Path, ...]:
+    history = config.history_path
+    return () if history is None else (history, history.with_name(history.name + ".lock"))
 
 
 def check_catalogue(errors: Sequence[str]) -> list[Finding]:

@@ -35,6 +35,12 @@ ENV_HELP = (
 )
 REPORT_HELP = "Where to write the v2 JSON report (default: selftest_report.json at the rootdir)"
 PATHS_HELP = "Step files or folders (default: selftest.yaml and steps/ at the rootdir)"
+HTML_HELP = (
+    "Also write the report as one self-contained HTML page to this path (default: none; "
+    "the ini value is relative to the rootdir)"
+)
+HISTORY_HELP = "Run history file, or none to keep no history (default: .selftest/history.jsonl)"
+HISTORY_MAX_HELP = "How many runs the history keeps, the newest (default: 1000)"
 
 
 BOARD_INPUT = "selftest_board"  # the key XdistControllerPlugin puts in workerinput
@@ -113,6 +119,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Push the metrics to a Prometheus Pushgateway (job selftest, instance = run id); "
         "a gateway that is down only warns",
     )
+    group.addoption("--selftest-html", metavar="PATH", help=HTML_HELP)
     parser.addini("selftest_env", ENV_HELP, default="")
     parser.addini("selftest_paths", PATHS_HELP, type="paths", default=[])
     parser.addini("selftest_report", REPORT_HELP, default="")
@@ -124,6 +131,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Degradation log (default: selftest_degradations.log)",
         default="",
     )
+    parser.addini("selftest_history", HISTORY_HELP, default="")
+    parser.addini("selftest_history_max_runs", HISTORY_MAX_HELP, default="")
+    parser.addini("selftest_html", HTML_HELP, default="")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -92,6 +92,7 @@ def option_values(config: pytest.Config) -> dict[str, Any]:
         "selftest_metrics",
         "selftest_metrics_jsonl",
         "selftest_pushgateway",
+        "selftest_html",
     ]
     values = {name: config.getoption(name, None) for name in names}
     return {name: value for name, value in values.items() if value not in (None, False)}
@@ -113,6 +114,7 @@ def project_config(config: pytest.Config) -> ProjectConfig:
         "selftest_waivers": config.getini("selftest_waivers") or DEFAULT_WAIVERS,
         "selftest_degradation_log": config.getini("selftest_degradation_log")
         or DEFAULT_DEGRADATION_LOG,
+        **history_ini(config),
     }
     return ProjectConfig(
         rootdir=rootdir,
@@ -120,6 +122,12 @@ def project_config(config: pytest.Config) -> ProjectConfig:
         tool=tool if isinstance(tool, dict) else {},
         has_tool_table=isinstance(tool, dict),
     )
+
+
+def history_ini(config: pytest.Config) -> dict[str, str]:
+    """The ini keys of the run history and the HTML page (SPEC §16), as strings."""
+    keys = ("selftest_history", "selftest_history_max_runs", "selftest_html")
+    return {key: str(config.getini(key) or "") for key in keys}
 
 
 def is_active(config: pytest.Config, project: ProjectConfig) -> bool:

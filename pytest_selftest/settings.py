@@ -88,6 +88,19 @@ class ProjectConfig:
         return self.ini_path("selftest_degradation_log", DEFAULT_DEGRADATION_LOG)
 
     @property
+    def history_path(self) -> Path | None:
+        """The run history (SPEC §16); None when ini ``selftest_history`` is ``none``."""
+        from pytest_selftest.history import history_path
+
+        return history_path(self.rootdir, self.ini.get("selftest_history"))
+
+    @property
+    def history_max_runs(self) -> int:
+        from pytest_selftest.history import max_runs
+
+        return max_runs(self.ini.get("selftest_history_max_runs"))
+
+    @property
     def max_waiver_hours(self) -> int:
         value = self.tool.get("max_waiver_hours", DEFAULT_MAX_WAIVER_HOURS)
         return value if type(value) is int and value > 0 else DEFAULT_MAX_WAIVER_HOURS  # not bool

@@ -111,11 +111,14 @@ def append_json_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
         os.close(fd)
 
 
-def read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+def read_json_lines(
+    path: Path, last: int | None = None
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
     """The ``(line number, object)`` pairs of a JSON lines file, and a warning per bad line.
 
     A missing file is empty; blank lines are ignored; a line that is not a JSON object is skipped
-    with a warning naming its number, never the whole file.
+    with a warning naming its number, never the whole file. ``last`` parses only the last N
+    non-blank lines (parsing, not reading, is what a long file costs).
     """
     try:
         data = path.read_bytes()
@@ -125,9 +128,12 @@ def read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[
         return [], [f"{path}: cannot read: {exc.strerror}"]
     found: list[tuple[int, dict[str, Any]]] = []
     warnings: list[str] = []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+    numbered = [
+        (number, line)
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1)
+        if line.strip()
+    ]
+    for number, line in numbered if last is None else numbered[-last:] if last > 0 else []:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:

@@ -25,6 +25,8 @@ from pytest_selftest.markdown import (
     render_markdown,
     report_env,
 )
+from pytest_selftest.settings import ProjectConfig
+from pytest_selftest.statefiles import StateFileError, write_atomic
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--md", action="store_true", help="Markdown for a PR comment or $GITHUB_STEP_SUMMARY"
     )
     form.add_argument("--json-v2", action="store_true", help="The report's JSON, as written")
+    form.add_argument(
+        "--html", action="store_true", help="One self-contained HTML page, with the run history"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="With --html: write the page here"
+    )
     parser.add_argument(
         "path",
         nargs="?",
@@ -45,16 +53,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        path = args.path or load_project(args).report_path
+        project = load_project(args)
+        path = args.path or project.report_path
         report = read_report(path)
     except CommandError as error:
         return fail(error)
+    if args.output and not args.html:
+        return fail(CommandError("-o/--output needs --html"))
+    if args.html:
+        return _html(report, project, args.output)
     if args.md:
         sys.stdout.write(render_markdown(report))
     elif args.json_v2:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(report, path))
+    return 0
+
+
+def _html(report: dict[str, Any], project: ProjectConfig, output: Path | None) -> int:
+    """The page to stdout, or written to ``output`` (a write failure is exit 2 here: writing
+    the page is all the command was asked to do)."""
+    from pytest_selftest.pages import render_page
+
+    page, warnings = render_page(report, project.history_path, project.degradation_log_path)
+    for warning in warnings:
+        sys.stderr.write(f"Warning: {warning}\n")
+    if output is None:
+        sys.stdout.write(page)
+        return 0
+    try:
+        write_atomic(output, page)
+    except StateFileError as exc:
+        return fail(CommandError(str(exc)))
+    sys.stdout.write(f"HTML: {output}\n")
     return 0
 
 

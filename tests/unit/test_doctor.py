@@ -261,3 +261,16 @@ def test_the_json_form_has_exactly_the_spec_keys(tmp_path: Path) -> None:
         "message": "step 'bdd' failed: FAIL (exit 1), verdict failed",
         "step_id": "bdd",
     }
+
+
+def test_a_history_moved_by_the_ini_key_never_counts_as_dirt(tmp_path: Path) -> None:
+    """ini selftest_history names a file outside .selftest/: it and its lock are state files."""
+    make_repo(tmp_path)
+    with (tmp_path / "pyproject.toml").open("a") as handle:
+        handle.write('[tool.pytest.ini_options]\nselftest_history = "runs.jsonl"\n')
+    git(tmp_path, "commit", "-q", "-am", "history elsewhere")
+    project = load_project_config(tmp_path)
+    (tmp_path / "runs.jsonl").write_text("")
+    (tmp_path / "runs.jsonl.lock").write_text("")
+    found = diagnose(project, None, catalogue_of(project))
+    assert statuses(found.harness)["git_clean"] == OK
