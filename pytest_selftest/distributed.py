@@ -25,6 +25,7 @@ from xdist.workermanage import WorkerController
 
 from pytest_selftest.board import publish_status
 from pytest_selftest.catalogue import Catalogue
+from pytest_selftest.config.handoff import RUN_INPUT
 from pytest_selftest.scheduling import ListPlanner
 from pytest_selftest.sharding import components, recorded_durations
 
@@ -150,8 +151,11 @@ class ComponentScheduling(LoadScopeScheduling):
 class XdistControllerPlugin:
     """Registered on the controller when xdist distributes; owns the shared results directory."""
 
-    def __init__(self, config: pytest.Config, catalogue: Catalogue, report_path: Path) -> None:
+    def __init__(
+        self, config: pytest.Config, catalogue: Catalogue, report_path: Path, run_input: str = ""
+    ) -> None:
         self.config = config
+        self.run_input = run_input  # the controller's run for the workers (config.handoff)
         self.catalogue = catalogue
         self.report_path = report_path
         self.shares_results = config.getoption("dist") == "load" and not uses_remote_workers(config)
@@ -172,6 +176,8 @@ class XdistControllerPlugin:
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: WorkerController) -> None:
+        if self.run_input:
+            node.workerinput[RUN_INPUT] = self.run_input
         if self.board_dir is not None:
             node.workerinput[BOARD_INPUT] = str(self.board_dir)
 
