@@ -15,7 +15,13 @@ import pytest
 from pytest_selftest.board import LocalBoard, SharedBoard
 from pytest_selftest.collect import BOARD_KEY, CollectionPlugin
 from pytest_selftest.config.errors import ConfigError
-from pytest_selftest.config.handoff import RUN_INPUT, run_from_workerinput, run_to_workerinput
+from pytest_selftest.config.handoff import (
+    RUN_INPUT,
+    CatalogueDiffers,
+    CatalogueMismatch,
+    run_from_workerinput,
+    run_to_workerinput,
+)
 from pytest_selftest.config.project import plugin_project
 from pytest_selftest.config.run import RUN_KEY, SelftestRun, is_active, prepare_run
 from pytest_selftest.config.validate import load_project_catalogue
@@ -198,6 +204,9 @@ def _run_in_worker(config: pytest.Config) -> SelftestRun | None:
         catalogue = load_project_catalogue(project)
         worker = str(config.workerinput.get("workerid", "?"))  # type: ignore[attr-defined]
         return run_from_workerinput(handed, project, catalogue, worker)
+    except CatalogueDiffers as differs:
+        config.pluginmanager.register(CatalogueMismatch(str(differs), differs.sources))
+        return None
     except ConfigError as error:
         raise pytest.UsageError("\n".join(error.messages)) from error
 

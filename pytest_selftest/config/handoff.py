@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytest_selftest.catalogue import Catalogue, Step
 from pytest_selftest.config.errors import ConfigError
 from pytest_selftest.config.project import ProjectConfig
@@ -24,6 +26,7 @@ from pytest_selftest.policy import Policy
 from pytest_selftest.waivers import Waiver
 
 RUN_INPUT = "selftest_run"  # the workerinput key
+DIFFERS = "its catalogue differs from the controller's"
 _FINGERPRINT_CHARS = 16
 _WAIVER_TIMES = ("created_at", "expires_at")
 
@@ -55,13 +58,23 @@ def run_to_workerinput(run: SelftestRun) -> str:
     return json.dumps(payload, sort_keys=True)
 
 
+class CatalogueDiffers(ConfigError):
+    """This worker's catalogue is not the controller's; ``sources`` are its step files."""
+
+    def __init__(self, message: str, sources: frozenset[Path]) -> None:
+        super().__init__(message)
+        self.sources = sources
+
+
 def run_from_workerinput(
     text: str, project: ProjectConfig, catalogue: Catalogue, worker: str
 ) -> SelftestRun:
     """The controller's run with this worker's own ``catalogue``, which must be the same one."""
     payload: dict[str, Any] = json.loads(text)
     if catalogue.digest != payload["catalogue_digest"]:
-        raise ConfigError(_differs(catalogue, payload["steps"], worker))
+        message = _differs(catalogue, payload["steps"], worker)
+        sources = frozenset(path.resolve() for path in catalogue.sources)
+        raise CatalogueDiffers(message, sources)
     chosen, planned = payload["chosen_ids"], payload["plan_ids"]
     return SelftestRun(
         project=project,
@@ -94,7 +107,7 @@ def _differs(catalogue: Catalogue, controller_steps: list[list[str]], worker: st
             where = _difference(own, other)
             break
     return (
-        f"worker {worker}: its catalogue differs from the controller's ({where}); "
+        f"worker {worker}: {DIFFERS} ({where}); "
         "a step file changed while the run started, or depends on the environment"
     )
 
@@ -117,3 +130,38 @@ def _waiver_to_json(waiver: Waiver) -> dict[str, Any]:
 def _waiver_from_json(record: dict[str, Any]) -> Waiver:
     times = {key: datetime.fromisoformat(record[key]) for key in _WAIVER_TIMES}
     return Waiver(**{**record, **times})
+
+
+class CatalogueMismatch:
+    """Registered on a worker whose catalogue is not the controller's, instead of the run.
+
+    Each step file becomes a collection error with the message; the controller's
+    :func:`mismatch_message` finds it there and ends the run as a CONFIG_ERROR (exit 2).
+    """
+
+    def __init__(self, message: str, sources: frozenset[Path]) -> None:
+        self.message = message
+        self.sources = sources
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.File | None:
+        if file_path.resolve() in self.sources:
+            return MismatchedStepFile.from_parent(parent, path=file_path, message=self.message)
+        return None
+
+
+class MismatchedStepFile(pytest.File):
+    """A step file a worker must not run: collecting it fails with the mismatch message."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item]:
+        raise self.CollectError(self.message)
+
+
+def mismatch_message(report: pytest.CollectReport) -> str | None:
+    """The message of a worker's :class:`MismatchedStepFile`, as the controller receives it."""
+    text = str(report.longrepr) if report.failed else ""
+    return text.strip() if DIFFERS in text else None
