@@ -209,8 +209,9 @@ def _compile(text: str, option: str) -> Expression:
     malformed = (SyntaxError, getattr(expression, "ParseError", SyntaxError))
     try:
         return expression.Expression.compile(text)
-    except malformed as exc:
-        message = f"Wrong expression passed to '{option}': {text}: {exc}"
+    except malformed as exc:  # worded as pytest words it
+        detail = f"at column {exc.offset}: {exc.msg}" if isinstance(exc, SyntaxError) else exc
+        message = f"Wrong expression passed to '{option}': {text}: {detail}"
         raise SelectionUsageError(message) from exc
 
 
