@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_selftest.catalogue import Catalogue, Step
 from pytest_selftest.config.errors import ConfigError
@@ -55,14 +55,14 @@ class SelectionRequest:
 
     @classmethod
     def from_ids(
-        cls, steps: str | None, skips: str | None = None, **kwargs: object
+        cls, steps: str | None, skips: str | None = None, **options: Any
     ) -> SelectionRequest:
         """A request from comma-separated option values, with ``$SELFTEST_SKIP_STEPS`` read."""
         return cls(
             steps=tuple(split_ids(steps)),
             skips=tuple(split_ids(skips)),
             env_skips=tuple(split_ids(os.environ.get(SKIP_ENV_VAR))),
-            **kwargs,  # type: ignore[arg-type]
+            **options,
         )
 
 

@@ -15,13 +15,13 @@ from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.commands.common import CommandError, add_rootdir_option, fail, valid_project
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
 from pytest_selftest.policy import FAILED, USER_SKIP, Ledger
-from pytest_selftest.selection import SKIP_ENV_VAR, SelectionRequest, select
+from pytest_selftest.selection import SelectionRequest, select
 
 if TYPE_CHECKING:
     import argparse
 
 # The smoke runs what ``pytest -m kernel`` runs, user skips ($SELFTEST_SKIP_STEPS) included.
-KERNEL_ONLY = SelectionRequest.from_ids(None, markexpr="kernel")
+KERNEL_ONLY = "kernel"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,9 @@ def smoke(rootdir: Path | None) -> int:
         ledger = Ledger(valid.policy)
     except CommandError as error:
         return fail(error)
-    selection = select(catalogue, KERNEL_ONLY, project.rootdir)
+    selection = select(
+        catalogue, SelectionRequest.from_ids(None, markexpr=KERNEL_ONLY), project.rootdir
+    )
     kernel = [step for step in catalogue.steps if step.id in selection.plan_ids]
     user_skips = selection.user_skips
     selected = {step.id for step in kernel}
@@ -57,7 +59,8 @@ def smoke(rootdir: Path | None) -> int:
         _print_result(step.id, result)
         if reason == USER_SKIP:
             user_skipped = True
-            decision = ledger.decide(step.id, step.tier, "SKIP", USER_SKIP, SKIP_ENV_VAR)
+            source = user_skips[step.id]  # $SELFTEST_SKIP_STEPS: the smoke has no options
+            decision = ledger.decide(step.id, step.tier, "SKIP", USER_SKIP, source)
             if decision.verdict == FAILED:
                 blocked = True
                 sys.stdout.write(f"    {decision.message}\n")
