@@ -48,12 +48,14 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from pytest_selftest import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("selftest", "tiered selftest steps and environment policies")
     group.addoption(
@@ -154,6 +156,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return None
 
 
+@pytest.hookimpl
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")

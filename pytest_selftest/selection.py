@@ -158,8 +158,11 @@ def _argument_matcher(
         path, _, name = arg.partition("::")
         wanted.append(((invocation_dir / path).resolve(), name or None))
 
+    resolved: dict[str, Path] = {}  # a step file holds many steps: resolve it once
+
     def matches(step: Step) -> bool:
-        source = (rootdir / step.source).resolve()
+        source = resolved.get(step.source) or (rootdir / step.source).resolve()
+        resolved[step.source] = source
         return any(
             (source == path or path in source.parents) and name in (None, step.id)
             for path, name in wanted
