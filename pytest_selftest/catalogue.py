@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pytest_selftest.settings import ROOT_CATALOGUE
+from pytest_selftest.config.project import ROOT_CATALOGUE
 
 TIERS = ("kernel", "governance", "optional")
 SEVERITIES = ("critical", "warning", "info")

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_selftest.board import LocalBoard
 from pytest_selftest.catalogue import DEFAULT_SEVERITY, TIERS, Step
+from pytest_selftest.config.run import SelftestRun
 from pytest_selftest.execute import (
     Redactor,
     StepResult,
@@ -25,7 +26,6 @@ from pytest_selftest.execute import (
     skipped,
     step_environment,
 )
-from pytest_selftest.runconfig import SelftestRun
 
 RESULT_KEY = pytest.StashKey[StepResult]()
 PROVISIONAL = "selftest: pending policy"
@@ -144,7 +144,7 @@ BOARD_KEY = pytest.StashKey[LocalBoard]()
 
 
 def _run_key() -> pytest.StashKey[SelftestRun]:
-    from pytest_selftest.runconfig import RUN_KEY
+    from pytest_selftest.config.run import RUN_KEY
 
     return RUN_KEY
 

@@ -18,6 +18,7 @@ import pytest
 from pytest_selftest import interrupts, summary
 from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.collect import step_identity, tier_of
+from pytest_selftest.config.run import SelftestRun
 from pytest_selftest.policy import (
     FAILED,
     NON_BLOCKING,
@@ -30,7 +31,6 @@ from pytest_selftest.policy import (
     unstartable_exit_reason,
 )
 from pytest_selftest.report import build_report, result_record, write_report
-from pytest_selftest.runconfig import SelftestRun
 from pytest_selftest.runinfo import run_metadata
 from pytest_selftest.statefiles import StateFileError
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from xdist.workermanage import WorkerController
 
 from pytest_selftest.board import publish_status
 from pytest_selftest.catalogue import Catalogue
+from pytest_selftest.config.handoff import RUN_INPUT, mismatch_message
 from pytest_selftest.scheduling import ListPlanner
 from pytest_selftest.sharding import components, recorded_durations
 
@@ -150,14 +151,18 @@ class ComponentScheduling(LoadScopeScheduling):
 class XdistControllerPlugin:
     """Registered on the controller when xdist distributes; owns the shared results directory."""
 
-    def __init__(self, config: pytest.Config, catalogue: Catalogue, report_path: Path) -> None:
+    def __init__(
+        self, config: pytest.Config, catalogue: Catalogue, report_path: Path, run_input: str = ""
+    ) -> None:
         self.config = config
+        self.run_input = run_input  # the controller's run for the workers (config.handoff)
         self.catalogue = catalogue
         self.report_path = report_path
         self.shares_results = config.getoption("dist") == "load" and not uses_remote_workers(config)
         self.board_dir = (
             Path(tempfile.mkdtemp(prefix="selftest-board-")) if self.shares_results else None
         )
+        self.mismatches: list[str] = []  # workers whose catalogue is not this one
 
     @pytest.hookimpl
     def pytest_xdist_make_scheduler(
@@ -172,8 +177,28 @@ class XdistControllerPlugin:
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: WorkerController) -> None:
+        if self.run_input:
+            node.workerinput[RUN_INPUT] = self.run_input
         if self.board_dir is not None:
             node.workerinput[BOARD_INPUT] = str(self.board_dir)
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        message = mismatch_message(report)
+        if message and message not in self.mismatches:
+            self.mismatches.append(message)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        """A worker with another catalogue makes the run a CONFIG_ERROR, whatever ran.
+
+        Runs after the controller's own report (a ``tryfirst`` wrapper), and replaces it.
+        """
+        if self.mismatches:
+            from pytest_selftest.config.failure import report_config_error
+
+            session.exitstatus = report_config_error(self.config, self.mismatches)
+        return (yield)
 
     @pytest.hookimpl
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport) -> None:

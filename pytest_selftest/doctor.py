@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, Step
+from pytest_selftest.config.project import ProjectConfig
 from pytest_selftest.execute import step_environment
-from pytest_selftest.settings import ProjectConfig
 
 OK, WARNING, ERROR = "OK", "WARNING", "ERROR"
 HARNESS, SERVICE = "harness", "service"

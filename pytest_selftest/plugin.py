@@ -14,14 +14,17 @@ import pytest
 
 from pytest_selftest.board import LocalBoard, SharedBoard
 from pytest_selftest.collect import BOARD_KEY, CollectionPlugin
-from pytest_selftest.runconfig import (
-    RUN_KEY,
-    SelftestConfigError,
-    SelftestRun,
-    is_active,
-    prepare_run,
-    project_config,
+from pytest_selftest.config.errors import ConfigError
+from pytest_selftest.config.handoff import (
+    RUN_INPUT,
+    CatalogueDiffers,
+    CatalogueMismatch,
+    run_from_workerinput,
+    run_to_workerinput,
 )
+from pytest_selftest.config.project import plugin_project
+from pytest_selftest.config.run import RUN_KEY, SelftestRun, is_active, prepare_run
+from pytest_selftest.config.validate import load_project_catalogue
 
 MARKERS = {
     "selftest": "a selftest step collected from a step file",
@@ -51,12 +54,14 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from pytest_selftest import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("selftest", "tiered selftest steps and environment policies")
     group.addoption(
@@ -142,12 +147,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if is_worker(config) or config.option.help or config.option.version:
         return None
     try:
-        project = project_config(config)
+        project = plugin_project(config)
         if not is_active(config, project):
             return None
         run = prepare_run(config, project)
-    except SelftestConfigError as error:
-        from pytest_selftest.config_error import report_config_error
+    except ConfigError as error:
+        from pytest_selftest.config.failure import report_config_error
 
         return report_config_error(config, error.messages)
     config.stash[RUN_KEY] = run
@@ -156,15 +161,16 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         from pytest_selftest.report import plan_json, plan_text
 
         render = plan_json if plan_format == "json" else plan_text
-        sys.stdout.write(render(run.catalogue, run.chosen_ids))
+        sys.stdout.write(render(run.catalogue, run.plan_ids))
         return 0
     return None
 
 
+@pytest.hookimpl
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    run = config.stash.get(RUN_KEY, None) or _prepare_in_worker(config)
+    run = config.stash.get(RUN_KEY, None) or _run_in_worker(config)
     if run is None:
         return
     config.stash[RUN_KEY] = run
@@ -183,7 +189,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("dist", "no") != "no":
         from pytest_selftest.distributed import XdistControllerPlugin
 
-        distributed = XdistControllerPlugin(config, run.catalogue, run.report_path)
+        distributed = XdistControllerPlugin(
+            config, run.catalogue, run.report_path, run_input=run_to_workerinput(run)
+        )
         config.pluginmanager.register(distributed, "selftest-xdist")
 
 
@@ -193,12 +201,26 @@ def _board(config: pytest.Config) -> LocalBoard:
     return SharedBoard(Path(directory)) if directory else LocalBoard()
 
 
-def _prepare_in_worker(config: pytest.Config) -> SelftestRun | None:
-    """Workers (and runs that skipped ``pytest_cmdline_main``) load the run themselves."""
+def _run_in_worker(config: pytest.Config) -> SelftestRun | None:
+    """A worker takes the controller's run from ``workerinput``, with its own catalogue.
+
+    A run that skipped ``pytest_cmdline_main`` (or a worker of a controller without the
+    handoff) prepares its own.
+    """
     try:
-        project = project_config(config)
-        return prepare_run(config, project) if is_active(config, project) else None
-    except SelftestConfigError as error:
+        project = plugin_project(config)
+        if not is_active(config, project):
+            return None
+        handed = getattr(config, "workerinput", {}).get(RUN_INPUT)
+        if not handed:
+            return prepare_run(config, project)
+        catalogue = load_project_catalogue(project)
+        worker = str(config.workerinput.get("workerid", "?"))  # type: ignore[attr-defined]
+        return run_from_workerinput(handed, project, catalogue, worker)
+    except CatalogueDiffers as differs:
+        config.pluginmanager.register(CatalogueMismatch(str(differs), differs.sources))
+        return None
+    except ConfigError as error:
         raise pytest.UsageError("\n".join(error.messages)) from error
 
 

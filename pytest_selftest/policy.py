@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.settings import TableError, suggestion
+from pytest_selftest.config.errors import ConfigError as TableError
+from pytest_selftest.config.errors import suggestion
 
 if TYPE_CHECKING:  # only a type here; the smoke validates the env without the waiver store
     from pytest_selftest.waivers import Waiver

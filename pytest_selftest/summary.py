@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_selftest.catalogue import TIERS
-from pytest_selftest.runconfig import SelftestRun
+from pytest_selftest.config.run import SelftestRun
 
 _COLUMNS = ("passed", "failed", "waived", "tolerated", "skipped", "total")
 _VERDICT_WORDS = (("waived", "WAIVED"), ("tolerated", "TOLERATED"), ("informational", "INFO"))

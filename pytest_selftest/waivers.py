@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import CatalogueError, load_catalogue
+from pytest_selftest.config.project import ProjectConfig, step_sources
 from pytest_selftest.runinfo import current_user
-from pytest_selftest.settings import ProjectConfig, step_sources
 from pytest_selftest.statefiles import (
     StateFileError,
     append_json_lines,

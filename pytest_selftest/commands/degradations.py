@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pytest_selftest.commands.project import CommandError, add_rootdir_option, fail, load_project
+from pytest_selftest.commands.common import CommandError, add_rootdir_option, fail, load_project
 from pytest_selftest.degradations import (
     concerns,
     json_v2,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.commands.project import (
+from pytest_selftest.commands.common import (
     CommandError,
     add_rootdir_option,
     fail,

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from pytest_selftest.commands.project import CommandError, add_rootdir_option, fail, load_project
+from pytest_selftest.commands.common import CommandError, add_rootdir_option, fail, load_project
 from pytest_selftest.history import read_history, render_text, summarise
 
 

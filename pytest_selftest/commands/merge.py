@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.commands.project import (
+from pytest_selftest.commands.common import (
     CommandError,
     add_rootdir_option,
     fail,
@@ -21,9 +21,9 @@ from pytest_selftest.commands.project import (
     load_project_catalogue,
     read_json_object,
 )
+from pytest_selftest.config.project import ProjectConfig
 from pytest_selftest.merge import MergeError, merge_reports
 from pytest_selftest.report import write_report
-from pytest_selftest.settings import ProjectConfig
 from pytest_selftest.statefiles import StateFileError
 
 

@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.commands.project import (
+from pytest_selftest.commands.common import (
     CommandError,
     add_rootdir_option,
     fail,
     load_project,
     read_json_object,
 )
+from pytest_selftest.config.project import ProjectConfig
 from pytest_selftest.markdown import (
     TABLE_COLUMNS,
     TIERS,
@@ -25,7 +26,6 @@ from pytest_selftest.markdown import (
     render_markdown,
     report_env,
 )
-from pytest_selftest.settings import ProjectConfig
 from pytest_selftest.statefiles import StateFileError, write_atomic
 
 

@@ -7,28 +7,21 @@ env of ``$SELFTEST_ENV`` / ini ``selftest_env`` does not allow user skips (SPEC 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.commands.project import (
-    CommandError,
-    add_rootdir_option,
-    fail,
-    split_ids,
-    valid_project,
-)
+from pytest_selftest.commands.common import CommandError, add_rootdir_option, fail, valid_project
 from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
-from pytest_selftest.policy import FAILED, USER_SKIP, Ledger, Policy, PolicyError, resolve_policy
-from pytest_selftest.settings import ProjectConfig
-
-SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
-ENV_VAR = "SELFTEST_ENV"
+from pytest_selftest.policy import FAILED, USER_SKIP, Ledger
+from pytest_selftest.selection import SelectionRequest, select
 
 if TYPE_CHECKING:
     import argparse
+
+# The smoke runs what ``pytest -m kernel`` runs, user skips ($SELFTEST_SKIP_STEPS) included.
+KERNEL_ONLY = "kernel"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,13 +37,16 @@ def smoke(rootdir: Path | None) -> int:
     try:
         valid = valid_project(rootdir)
         project, catalogue = valid.project, valid.catalogue
-        kernel = [step for step in catalogue.steps if step.tier == "kernel"]
-        if not kernel:
+        if not any(step.tier == "kernel" for step in catalogue.steps):
             raise CommandError("the catalogue has no kernel step: nothing to smoke-test")
-        ledger = Ledger(_policy(project))
+        ledger = Ledger(valid.policy)
     except CommandError as error:
         return fail(error)
-    user_skips = set(split_ids(os.environ.get(SKIP_ENV_VAR)))
+    selection = select(
+        catalogue, SelectionRequest.from_ids(None, markexpr=KERNEL_ONLY), project.rootdir
+    )
+    kernel = [step for step in catalogue.steps if step.id in selection.plan_ids]
+    user_skips = selection.user_skips
     selected = {step.id for step in kernel}
     statuses: dict[str, str] = {}
     blocked = user_skipped = False
@@ -63,7 +59,8 @@ def smoke(rootdir: Path | None) -> int:
         _print_result(step.id, result)
         if reason == USER_SKIP:
             user_skipped = True
-            decision = ledger.decide(step.id, step.tier, "SKIP", USER_SKIP, SKIP_ENV_VAR)
+            source = user_skips[step.id]  # $SELFTEST_SKIP_STEPS: the smoke has no options
+            decision = ledger.decide(step.id, step.tier, "SKIP", USER_SKIP, source)
             if decision.verdict == FAILED:
                 blocked = True
                 sys.stdout.write(f"    {decision.message}\n")
@@ -71,18 +68,6 @@ def smoke(rootdir: Path | None) -> int:
     status = "BROKEN" if broken else "DEGRADED" if user_skipped else "HEALTHY"
     sys.stdout.write(f"Status: {status}\n")
     return 1 if broken else 0
-
-
-def _policy(project: ProjectConfig) -> Policy:
-    """The env's policy, chosen like a run without options: ``$SELFTEST_ENV``, ini, strict."""
-    choices = [
-        (os.environ.get(ENV_VAR), f"${ENV_VAR}"),
-        (project.ini.get("selftest_env"), "ini selftest_env"),
-    ]
-    try:
-        return resolve_policy(choices, project.tool.get("envs"))
-    except PolicyError as exc:
-        raise CommandError(str(exc)) from exc
 
 
 def _print_result(step_id: str, result: StepResult) -> None:

@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_selftest.commands.project import (
+from pytest_selftest.commands.common import (
     CommandError,
     add_rootdir_option,
     fail,
     load_project,
     validated,
 )
-from pytest_selftest.settings import ProjectConfig
+from pytest_selftest.config.project import ProjectConfig
 from pytest_selftest.waivers import (
     ACTIVE,
     NoActiveWaiver,

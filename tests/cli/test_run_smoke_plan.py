@@ -303,3 +303,51 @@ def test_run_blames_env_for_an_unknown_env_it_was_given(project: Path) -> None:
     assert error_lines(plain) == [
         "ERROR: unknown selftest env 'Prod' (from --selftest-env; did you mean 'prod'?)"
     ]
+
+
+def plan_ids(cwd: Path, *args: str) -> list[str]:
+    """The step ids of ``selftest plan --json`` with ``args``."""
+    done = selftest(cwd, "plan", "--json", *args)
+    assert (done.returncode, done.stderr) == (0, "")
+    return [s["id"] for s in json.loads(done.stdout)["steps"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("-m", "kernel"), ["build"]),
+        (("-m", "not kernel"), ["lint", "extra"]),
+        (("-k", "LIN or xtr"), ["lint", "extra"]),
+        (("-m", "governance", "--with-deps"), ["build", "lint"]),
+        (("steps/s.yaml::extra",), ["extra"]),
+        (("steps/s.yaml",), ["build", "lint", "extra"]),
+        (("tests",), []),
+        (("--kernel-only", "-k", "lint"), []),
+    ],
+)
+def test_plan_accepts_pytests_selection(
+    project: Path, args: tuple[str, ...], expected: list[str]
+) -> None:
+    """`selftest plan` takes -m, -k and node ids, with pytest's meaning."""
+    assert plan_ids(project, *args) == expected
+
+
+def test_plan_lists_what_pytest_runs_for_the_same_selection(project: Path) -> None:
+    """The plan of `-k "build or extra"` is the steps `pytest -k "build or extra"` runs."""
+    expected = plan_ids(project, "-k", "build or extra")
+    done = selftest(
+        project, "run", "--env", "dev", "-p", "no:hypothesispytest", "-k", "build or extra"
+    )
+    assert done.returncode == 0
+    report = json.loads((project / "selftest_report.json").read_text())
+    assert [r["step_id"] for r in report["results"]] == expected == ["build", "extra"]
+
+
+def test_plan_rejects_a_malformed_expression_with_exit_2(project: Path) -> None:
+    """A -m pytest could not parse is one ERROR line and exit 2, no traceback."""
+    done = selftest(project, "plan", "-m", "kernel and")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "ERROR: Wrong expression passed to '-m': kernel and: at column 11: "
+        "expected not OR left parenthesis OR identifier; got end of input\n"
+    )

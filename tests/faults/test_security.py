@@ -17,7 +17,7 @@ import pytest
 from selftest_repo import SelftestRepo, step
 
 from pytest_selftest.cli import main
-from pytest_selftest.settings import load_project_config
+from pytest_selftest.config.project import load_project_config
 from pytest_selftest.waivers import create_waiver, revoke_waiver
 
 SECRET = "supersecretvalue"

@@ -43,6 +43,15 @@ from pytest_selftest.catalogue import (
     CatalogueError,
     load_catalogue,
 )
+from pytest_selftest.config.errors import ConfigError as ConfigurationError
+from pytest_selftest.config.errors import ConfigError as SettingsError
+from pytest_selftest.config.project import (
+    ProjectConfig,
+    is_opted_in,
+    load_project_config,
+    step_sources,
+)
+from pytest_selftest.config.validate import located, tool_table_errors, validate_project
 from pytest_selftest.degradations import (
     FIELDS,
     LOGGED_VERDICTS,
@@ -54,15 +63,6 @@ from pytest_selftest.degradations import (
     select,
 )
 from pytest_selftest.policy import PRESETS, Policy, PolicyError, resolve_policy
-from pytest_selftest.settings import (
-    ProjectConfig,
-    SettingsError,
-    is_opted_in,
-    load_project_config,
-    step_sources,
-    tool_table_errors,
-)
-from pytest_selftest.validation import ConfigurationError, located, validate_project
 from pytest_selftest.waivers import (
     WaiverStoreError,
     create_waiver,

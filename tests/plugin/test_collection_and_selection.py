@@ -218,3 +218,40 @@ def test_plan_option_prints_the_plan_and_runs_nothing(chain: SelftestRepo) -> No
     plan = json.loads(result.stdout.str())
     assert [s["id"] for s in plan["steps"]] == ["build", "lint"]
     assert plan["summary"] == {"total": 2, "by_tier": {"kernel": 1, "governance": 1, "optional": 0}}
+
+
+def planned(repo: SelftestRepo, *args: str) -> list[str]:
+    """The step ids of ``pytest --selftest-plan=json`` with ``args``."""
+    import json
+
+    result = repo.run("--selftest-plan=json", *args)
+    assert result.ret == 0
+    return [s["id"] for s in json.loads(result.stdout.str())["steps"]]
+
+
+def test_the_plan_of_dash_m_kernel_lists_only_kernel_steps(chain: SelftestRepo) -> None:
+    """`pytest --selftest-plan -m kernel` lists what `pytest -m kernel` runs, not everything."""
+    assert planned(chain, "-m", "kernel") == ["build"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-m", "kernel"),
+        ("-m", "governance and not kernel"),
+        ("-k", "LINT or extra"),
+        ("-k", "s.yaml and not docs"),
+        ("-m", "governance", "--selftest-with-deps"),
+        ("steps/s.yaml::docs", "steps/s.yaml::build"),
+        ("steps",),
+        ("-m", "selftest", "--selftest-until=lint"),
+        ("-k", "build or docs", "--selftest-step=docs,extra"),
+    ],
+)
+def test_the_plan_lists_exactly_what_the_command_line_runs(
+    chain: SelftestRepo, args: tuple[str, ...]
+) -> None:
+    """For -m, -k, node ids, folders and the --selftest-* options: plan == the steps run."""
+    expected = planned(chain, *args)
+    assert chain.run("--selftest-env=dev", *args).ret == 0
+    assert list(ran(chain)) == expected

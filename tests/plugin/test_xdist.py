@@ -213,3 +213,57 @@ def test_marked_ordinary_tests_take_part_under_xdist(repo: SelftestRepo) -> None
     result = repo.run("-n", "2", "--selftest-env=dev", "steps", "tests")
     assert result.ret == 0
     assert repo.verdicts() == {"build": "passed", "tests/test_marked.py::test_docs": "tolerated"}
+
+
+WORKER_CONFTEST = """
+import os
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # before the plugin reads anything on the worker
+{body}
+"""
+
+
+def test_workers_take_the_run_the_controller_decided(repo: SelftestRepo) -> None:
+    """A worker's environment does not re-decide the run: the controller's user skips hold."""
+    repo.steps(step("build", "kernel"), step("lint", "governance"))
+    body = '        os.environ["SELFTEST_SKIP_STEPS"] = "lint"'
+    repo.pytester.makeconftest(WORKER_CONFTEST.format(body=body))
+    result = repo.run("-n", "2", "--selftest-env=dev")
+    assert result.ret == 0
+    statuses = {r["step_id"]: r["status"] for r in repo.report()["results"]}
+    assert statuses == {"build": "PASS", "lint": "PASS"}
+
+
+def test_a_worker_with_another_catalogue_stops_the_run_with_exit_2(repo: SelftestRepo) -> None:
+    """A step file changed on the workers before they load it: CONFIG_ERROR, exit 2, and the
+    message names each worker and the first differing step."""
+    steps_file = repo.steps(
+        step("build", "kernel"), step("lint", "governance"), step("docs", "governance", "echo docs")
+    )
+    body = (
+        f"        path = {str(steps_file)!r}\n"
+        "        text = open(path).read().replace('run: echo docs', 'run: echo changed')\n"
+        "        temporary = path + config.workerinput['workerid']\n"
+        "        with open(temporary, 'w') as handle:\n"
+        "            handle.write(text)\n"
+        "        os.replace(temporary, path)  # the other worker reads it whole, or not yet"
+    )
+    repo.pytester.makeconftest(WORKER_CONFTEST.format(body=body))
+    result = repo.run("-n", "2", "--selftest-env=dev")
+    assert result.ret == 2
+    message = (
+        "worker {}: its catalogue differs from the controller's (first differing step: "
+        "'docs'); a step file changed while the run started, or depends on the environment"
+    )
+    errors = [line for line in result.errlines if line.startswith("ERROR: ")]
+    assert sorted(errors) == [f"ERROR: {message.format(w)}" for w in ("gw0", "gw1")]
+    summary = repo.report()["summary"]
+    assert (summary["verdict"], summary["exit_code"], summary["exit_reason"]) == (
+        "CONFIG_ERROR",
+        2,
+        "config_error",
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

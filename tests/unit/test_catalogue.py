@@ -10,7 +10,7 @@ import pytest
 from bad_inputs import BAD_INPUTS, BDD, LINT, gov
 
 from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
-from pytest_selftest.settings import ProjectConfig, step_sources
+from pytest_selftest.config.project import ProjectConfig, step_sources
 
 
 def write(root: Path, files: dict[str, str]) -> None:

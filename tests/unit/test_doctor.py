@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_selftest.catalogue import Catalogue, load_catalogue
+from pytest_selftest.config.project import ProjectConfig, load_project_config, step_sources
 from pytest_selftest.doctor import (
     ERROR,
     HARNESS_ISSUE,
@@ -22,7 +23,6 @@ from pytest_selftest.doctor import (
     diagnose,
     render_text,
 )
-from pytest_selftest.settings import ProjectConfig, load_project_config, step_sources
 
 STEPS = """\
 - {id: build, tier: kernel, description: Build, run: "git --version"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_selftest.toml_lines import key_line
+from pytest_selftest.config.pyproject import key_line
 
 PYPROJECT = '''\
 [project]

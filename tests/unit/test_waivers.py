@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selftest.settings import ProjectConfig, load_project_config
+from pytest_selftest.config.project import ProjectConfig, load_project_config
 from pytest_selftest.waivers import (
     APPROVED,
     REVOKED,
@@ -329,7 +329,7 @@ WRITER = textwrap.dedent("""\
     import sys, time
     from datetime import datetime, timedelta, timezone
     from pathlib import Path
-    from pytest_selftest.settings import load_project_config
+    from pytest_selftest.config.project import load_project_config
     from pytest_selftest.waivers import create_waiver
     project = load_project_config(Path(sys.argv[1]))
     while not Path(sys.argv[3]).exists():  # start together, so the creates overlap

@@ -1,29 +1,33 @@
-"""What a run does when its configuration cannot be trusted: say why, report it, exit 2."""
+"""What a run does when its configuration cannot be trusted: say why, report it, exit 2.
+
+Called by the plugin when :func:`pytest_selftest.config.run.prepare_run` (controller) or the
+worker handoff raises a :class:`~pytest_selftest.config.errors.ConfigError`.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_selftest.config.errors import CONFIG_ERROR_EXIT
+from pytest_selftest.config.project import report_path
 from pytest_selftest.policy import DEFAULT_ENV, PRESETS
 from pytest_selftest.report import build_report, write_report
 from pytest_selftest.runinfo import new_run_id, run_metadata
-from pytest_selftest.settings import DEFAULT_REPORT
 from pytest_selftest.statefiles import StateFileError
-
-CONFIG_ERROR_EXIT = 2
 
 
 def report_config_error(config: pytest.Config, messages: Sequence[str]) -> int:
     """Print each problem as ``ERROR: ...`` on stderr, write a CONFIG_ERROR report, return 2."""
     for message in messages:
         sys.stderr.write(f"ERROR: {message}\n")
-    path = _report_path(config)
+    path = report_path(
+        config.rootpath, config.getini("selftest_report"), config.getoption("selftest_report", None)
+    )
     clock = datetime.now(timezone.utc)
     policy = PRESETS[DEFAULT_ENV]
     metadata = run_metadata(
@@ -62,10 +66,3 @@ def _record_history(config: pytest.Config, report: dict[str, Any]) -> None:
     warning = record_run(path, report, max_runs(config.getini("selftest_history_max_runs")))
     if warning:
         sys.stderr.write(f"Warning: {warning}\n")
-
-
-def _report_path(config: pytest.Config) -> Path:
-    option = config.getoption("selftest_report", None)
-    if option:
-        return Path(option).resolve()
-    return config.rootpath / (config.getini("selftest_report") or DEFAULT_REPORT)

@@ -1,4 +1,10 @@
-"""What the commands share: finding the project, loading its catalogue, reporting bad input."""
+"""What the commands share: the ``--rootdir`` option, the project seen as a command sees it,
+reading a JSON report, and turning bad input into ``ERROR: ...`` lines and exit 2.
+
+Each ``selftest`` subcommand imports it. The project itself is :mod:`pytest_selftest.config`'s
+(the same rootdir, paths and validation as pytest); here its :class:`ConfigError` becomes a
+:class:`CommandError`, the one error every command catches.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,22 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
-from pytest_selftest.settings import (
-    ProjectConfig,
-    SettingsError,
-    find_rootdir,
-    load_project_config,
-    step_sources,
-)
-from pytest_selftest.validation import ConfigurationError, ValidProject, validate_project
-
-CONFIG_ERROR_EXIT = 2
+from pytest_selftest.catalogue import Catalogue
+from pytest_selftest.config import project as config_project
+from pytest_selftest.config import validate
+from pytest_selftest.config.errors import CONFIG_ERROR_EXIT, ConfigError
+from pytest_selftest.config.project import ProjectConfig
+from pytest_selftest.config.validate import ValidProject
 
 if TYPE_CHECKING:
     import argparse
 
 
-class CommandError(Exception):
+class CommandError(ConfigError):
     """Bad input for a command: each message is printed as ``ERROR: ...``; the exit code is 2."""
 
     def __init__(self, *messages: str) -> None:
-        super().__init__("\n".join(messages))
-        self.messages = list(messages)
+        super().__init__(messages)
 
 
 def add_rootdir_option(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +44,10 @@ def load_project(args: argparse.Namespace) -> ProjectConfig:
 
 def project_at(rootdir: Path | None) -> ProjectConfig:
     """The project at ``rootdir``, else the nearest enclosing project of the current folder."""
-    rootdir = rootdir.resolve() if rootdir else find_rootdir(Path.cwd())
     try:
-        return load_project_config(rootdir)
-    except SettingsError as exc:
-        raise CommandError(str(exc)) from exc
+        return config_project.project_at(rootdir)
+    except ConfigError as exc:
+        raise CommandError(*exc.messages) from exc
 
 
 def valid_project(rootdir: Path | None) -> ValidProject:
@@ -63,28 +62,24 @@ def valid_project(rootdir: Path | None) -> ValidProject:
 def validated(project: ProjectConfig) -> ValidProject:
     """``project`` validated exactly as pytest does; a :class:`CommandError` when it is not."""
     try:
-        return validate_project(project)
-    except ConfigurationError as exc:
+        return validate.validate_project(project)
+    except ConfigError as exc:
         raise CommandError(*exc.messages) from exc
 
 
 def load_project_catalogue(project: ProjectConfig) -> Catalogue:
     """The catalogue alone, for commands that read it leniently (``merge``)."""
     try:
-        return load_catalogue(step_sources(project), project.rootdir)
-    except CatalogueError as exc:
+        return validate.load_project_catalogue(project)
+    except ConfigError as exc:
         raise CommandError(*exc.messages) from exc
 
 
-def fail(error: CommandError) -> int:
+def fail(error: ConfigError) -> int:
     """Print a command error and return its exit code."""
     for message in error.messages:
         sys.stderr.write(f"ERROR: {message}\n")
     return CONFIG_ERROR_EXIT
-
-
-def split_ids(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def read_json_object(path: Path, *, missing: str) -> dict[str, Any]:

@@ -1,21 +1,65 @@
-"""Where a key sits in a TOML file, for messages: TOML parsers give no line numbers.
+"""Reading ``pyproject.toml`` and ``pytest.ini``, and where a key sits in a TOML file.
 
-A small scan of the text, good for how people write ``pyproject.toml``: ``[table]`` headers,
-``key = value`` lines, dotted keys (``envs.team.cache = false``) and inline tables (their line
-stands for every key inside them). Multi-line strings and arrays are skipped over roughly; a key
-that cannot be found falls back to the line of the nearest enclosing table that can.
+Called by :mod:`pytest_selftest.config.project` (reading) and by
+:mod:`pytest_selftest.config.validate` (a problem's line). A file that cannot be read is a
+:class:`~pytest_selftest.config.errors.ConfigError` naming it. TOML parsers give no line numbers,
+so :func:`key_line` scans the text, good for how people write ``pyproject.toml``: ``[table]``
+headers, ``key = value`` lines, dotted keys (``envs.team.cache = false``) and inline tables (their
+line stands for every key inside them). Multi-line strings and arrays are skipped over roughly; a
+key that cannot be found falls back to the line of the nearest enclosing table that can.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_selftest.config.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _BASIC = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LITERAL = re.compile(r"'[^']*'")
 _SPACE = re.compile(r"[ \t]*")
+
+
+def read_pyproject(path: Path) -> dict[str, Any]:
+    """Parse a pyproject.toml; a missing file is empty, invalid TOML a :class:`ConfigError`."""
+    try:
+        with path.open("rb") as handle:
+            document: dict[str, Any] = tomllib.load(handle)
+            return document
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def read_pytest_ini(rootdir: Path) -> dict[str, str]:
+    """The ``[pytest]`` section of ``pytest.ini`` (else ``.pytest.ini``); empty without one."""
+    import configparser  # most projects configure pytest in pyproject.toml
+
+    for name in ("pytest.ini", ".pytest.ini"):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(rootdir / name, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{rootdir / name}: {exc}") from exc
+        if parser.has_section("pytest"):
+            return dict(parser.items("pytest"))
+    return {}
 
 
 def key_line(text: str, path: Sequence[str]) -> int | None:
