@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, Step
-from pytest_selftest.execute import step_environment
+from pytest_selftest.process import step_environment
 from pytest_selftest.settings import ProjectConfig
 
 OK, WARNING, ERROR = "OK", "WARNING", "ERROR"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_selftest.board import LocalBoard, SharedBoard
-from pytest_selftest.collect import BOARD_KEY, CollectionPlugin
+from pytest_selftest.items import BOARD_KEY, CollectionPlugin
 from pytest_selftest.runconfig import (
     RUN_KEY,
     SelftestConfigError,
@@ -22,6 +22,7 @@ from pytest_selftest.runconfig import (
     prepare_run,
     project_config,
 )
+from pytest_selftest.worker import ClassificationPlugin
 
 MARKERS = {
     "selftest": "a selftest step collected from a step file",
@@ -162,6 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _add_step_sources(config, run)
     with_deps = bool(config.getoption("selftest_with_deps", False))
     config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
+    config.pluginmanager.register(ClassificationPlugin(), "selftest-classification")
     if is_worker(config):
         from pytest_selftest import interrupts
 

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_selftest.catalogue import TIERS
+from pytest_selftest.outcome import INFORMATIONAL, TOLERATED, WAIVED
 from pytest_selftest.runconfig import SelftestRun
 
 _COLUMNS = ("passed", "failed", "waived", "tolerated", "skipped", "total")
-_VERDICT_WORDS = (("waived", "WAIVED"), ("tolerated", "TOLERATED"), ("informational", "INFO"))
+_VERDICT_WORDS = ((WAIVED, "WAIVED"), (TOLERATED, "TOLERATED"), (INFORMATIONAL, "INFO"))
 
 
 def header_line(run: SelftestRun) -> str:

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.commands.project import (
     CommandError,
     add_rootdir_option,
@@ -20,8 +19,10 @@ from pytest_selftest.commands.project import (
     split_ids,
     valid_project,
 )
-from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
-from pytest_selftest.policy import FAILED, USER_SKIP, Ledger, Policy, PolicyError, resolve_policy
+from pytest_selftest.execute import dependency_gate, run_step
+from pytest_selftest.ledger import Ledger
+from pytest_selftest.outcome import FAILED, FAILING_STATUSES, USER_SKIP, StepResult, skipped
+from pytest_selftest.policy import Policy, PolicyError, resolve_policy
 from pytest_selftest.settings import ProjectConfig
 
 SKIP_ENV_VAR = "SELFTEST_SKIP_STEPS"
