@@ -16,16 +16,18 @@ from typing import Any, TypeVar
 import pytest
 
 from pytest_selftest import interrupts, summary
+from pytest_selftest.decided import (
+    TEST_STATUS_WORDS,
+    apply_to_report,
+    verdict_properties,
+    waiver_dict,
+)
 from pytest_selftest.items import tier_of
 from pytest_selftest.ledger import Decision, Ledger, in_plan_order, with_runxfail_note
 from pytest_selftest.outcome import (
     FAILED,
     FAILING_STATUSES,
-    INFORMATIONAL,
-    NON_BLOCKING,
-    TOLERATED,
     USER_SKIP,
-    WAIVED,
     ResultRecord,
     result_record,
 )
@@ -48,11 +50,6 @@ _METRICS_OPTIONS = {
     "--selftest-metrics": "selftest_metrics",
     "--selftest-metrics-jsonl": "selftest_metrics_jsonl",
     "--selftest-pushgateway": "selftest_pushgateway",
-}
-_WORDS = {
-    WAIVED: ("w", "WAIVED"),
-    TOLERATED: ("t", "TOLERATED"),
-    INFORMATIONAL: ("i", "INFO"),
 }
 
 
@@ -101,13 +98,13 @@ class ControllerPlugin:
         info["verdict"] = decision.verdict
         info["waiver_unused"] = decision.waiver_unused
         info["verdict_reason"] = decision.message
-        info["waiver"] = _waiver_dict(decision)
+        info["waiver"] = waiver_dict(decision)
         info["notes"] = with_runxfail_note(info.get("notes") or [], decision)
         if info["status"] in FAILING_STATUSES or decision.verdict == FAILED:
-            _apply_to_report(report, decision)
+            apply_to_report(report, decision)
         none: list[tuple[str, str]] = []
         properties = self._optional_output(
-            "the JUnit properties", lambda: _verdict_properties(info, report.user_properties), none
+            "the JUnit properties", lambda: verdict_properties(info, report.user_properties), none
         )
         report.user_properties.extend(properties)
         self.teardown_properties[report.nodeid] = properties
@@ -124,8 +121,8 @@ class ControllerPlugin:
     ) -> tuple[str, str, tuple[str, Mapping[str, bool]]] | None:
         info = getattr(report, "selftest", None)
         verdict = info.get("verdict") if isinstance(info, dict) else None
-        if verdict in _WORDS and report.skipped:
-            letter, word = _WORDS[verdict]
+        if verdict in TEST_STATUS_WORDS and report.skipped:
+            letter, word = TEST_STATUS_WORDS[verdict]
             return "xfailed", letter, (word, {"yellow": True})
         if verdict == FAILED and report.when == "setup" and report.failed:
             return "failed", "F", ("FAILED", {"red": True})  # a blocking skip, not a setup error
@@ -370,47 +367,3 @@ def _emit_metrics(report: dict[str, Any], requested: Mapping[str, str | None]) -
         pushgateway=requested["--selftest-pushgateway"],
         environment=None,
     )
-
-
-def _waiver_dict(decision: Decision) -> dict[str, str] | None:
-    waiver = decision.waiver
-    if waiver is None:
-        return None
-    from pytest_selftest.waivers import format_time
-
-    return {
-        "reason": waiver.reason,
-        "approver": waiver.approver,
-        "expires_at": format_time(waiver.expires_at),
-    }
-
-
-def _verdict_properties(
-    info: Mapping[str, Any], existing: list[tuple[str, object]]
-) -> list[tuple[str, str]]:
-    """The decided step's JUnit ``<properties>``; never its output, which may hold secrets."""
-    names = {name for name, _ in existing}
-    properties = [(key, str(info[key])) for key in ("tier", "severity", "category")]
-    properties = [(name, value) for name, value in properties if name not in names]
-    properties.append(("verdict", str(info["verdict"])))
-    if info["verdict"] == WAIVED and info["waiver"]:
-        properties.extend((f"waiver_{key}", str(value)) for key, value in info["waiver"].items())
-    return properties
-
-
-def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
-    """Make the report say what the policy decided: a failure, or an xfail with the reason."""
-    if decision.verdict in NON_BLOCKING:
-        report.outcome = "skipped"
-        report.wasxfail = decision.message
-        return
-    report.outcome = "failed"
-    if hasattr(report, "wasxfail"):
-        del report.wasxfail
-    note = f"selftest policy: {decision.message}"
-    if isinstance(report.longrepr, tuple):  # a skip the policy does not allow
-        report.longrepr = note
-    elif isinstance(report.longrepr, str):
-        report.longrepr = f"{note}\n{report.longrepr}"
-    else:
-        report.sections.append(("selftest policy", decision.message))
