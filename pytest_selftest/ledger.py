@@ -25,6 +25,7 @@ from pytest_selftest.outcome import (
     TOLERATED,
     USER_SKIP,
     WAIVED,
+    Status,
     Verdict,
 )
 from pytest_selftest.policy import Policy
@@ -69,7 +70,7 @@ class Ledger:
         self,
         step_id: str,
         tier: str,
-        status: str,
+        status: Status,
         reason: str | None = None,
         skipped_via: str | None = None,
     ) -> Decision:
