@@ -2,16 +2,18 @@
 
 Pure and imported by nearly every module (execute, callables, the pytest items, the ledger, the
 controller, the merge, the report and its renderings), so it imports nothing of ours but the
-check interface's :class:`Finding`. The words are exactly the strings the report holds.
+check interface's :class:`Finding`, and that only when reading a result back from JSON.
+The words are exactly the strings the report holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
-from pytest_selftest.checks.base import Finding
+if TYPE_CHECKING:  # shell steps and the kernel smoke never import the check interface
+    from pytest_selftest.checks.base import Finding
 
 Status = Literal["PASS", "FAIL", "TIMEOUT", "SKIP"]
 PASS: Final = "PASS"
@@ -101,6 +103,8 @@ class StepResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepResult:
         """The result :meth:`to_dict` wrote."""
+        from pytest_selftest.checks.base import Finding
+
         return cls(
             status=data["status"],
             reason=data["reason"],

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -106,3 +108,13 @@ def test_every_hook_implementation_is_marked(plugin: type) -> None:
     hooks = [name for name in vars(plugin) if name.startswith("pytest_")]
     assert hooks
     assert [name for name in hooks if not hasattr(getattr(plugin, name), "pytest_impl")] == []
+
+
+def test_the_smoke_imports_the_result_model_without_the_check_interface() -> None:
+    """Shell steps and the kernel smoke stay light: the model imports checks only to read JSON."""
+    code = (
+        "import sys, pytest_selftest.commands.smoke\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pytest_selftest.checks')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
