@@ -129,6 +129,23 @@ def skipped(reason: str, command: str = "", notes: Iterable[str] = ()) -> StepRe
     return StepResult(SKIP, reason, command=command, attempts=0, notes=tuple(notes))
 
 
+class StepIdentity(TypedDict):
+    """What a report row says about its step or tier-marked test, whatever its outcome."""
+
+    step_id: str
+    nodeid: str
+    description: str
+    tier: str
+    severity: str
+    category: str
+    command: str
+    ac_ids: list[str]
+    depends_on: list[str]
+    source: dict[str, Any]
+    remediation: str | None
+    kind: Literal["step", "test"]
+
+
 class ResultRecord(TypedDict):
     """One entry of the report's ``results`` (schema/report-v2.json), keys in report order."""
 
@@ -190,8 +207,8 @@ _RESULT_DEFAULTS: Final[Mapping[str, Any]] = {
 def result_record(values: Mapping[str, Any]) -> ResultRecord:
     """The one builder of a report row: keys in report order, defaults filled, extras dropped.
 
-    ``values`` is a step's identity, its :class:`StepResultJSON` and, once decided, its verdict
-    fields; the plugin's controller and the merge both build their rows here.
+    ``values`` is a step's :class:`StepIdentity`, its :class:`StepResultJSON`, the worker and,
+    once decided, its verdict fields; the plugin's controller and the merge both build rows here.
     """
     row = {key: values[key] if key in values else _RESULT_DEFAULTS.get(key) for key in RESULT_KEYS}
     return row  # type: ignore[return-value]  # the keys are RESULT_KEYS, ResultRecord's own

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
-from typing import Any
 
 import pytest
 
@@ -24,6 +23,7 @@ from pytest_selftest.outcome import (
     PASS,
     SKIP,
     Status,
+    StepIdentity,
     StepResult,
     StepResultJSON,
 )
@@ -32,7 +32,7 @@ from pytest_selftest.process import Redactor, step_environment
 PROVISIONAL = "selftest: pending policy"
 
 
-def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
+def _test_identity(item: pytest.Item, tier: str) -> StepIdentity:
     marker = item.get_closest_marker(tier)
     options = marker.kwargs if marker is not None else {}
     path, line, _ = item.location
@@ -52,7 +52,7 @@ def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
     }
 
 
-def step_identity(step: Step, nodeid: str) -> dict[str, Any]:
+def step_identity(step: Step, nodeid: str) -> StepIdentity:
     """What a result says about its step; the command with secret values redacted."""
     return {
         "step_id": step.id,
