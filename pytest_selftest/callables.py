@@ -4,8 +4,9 @@ A ``python:`` step runs in a child process (:mod:`pytest_selftest.callable_child
 process group, like a ``run`` step, so its ``timeout`` is enforced and what it prints is
 captured. Built-in checks run in this process (see docs/performance.md for why).
 
-Kept apart from :mod:`pytest_selftest.execute` so that shell steps, and the kernel smoke, never
-import the check interface.
+Called by :mod:`pytest_selftest.execute`, which imports it only when such a step runs, so that
+shell steps, and the kernel smoke, never import the check interface. It does not import execute:
+the process machinery both use lives in :mod:`pytest_selftest.process`.
 """
 
 from __future__ import annotations
@@ -22,15 +23,8 @@ import pytest_selftest
 from pytest_selftest.callable_child import Answer, Request, answer_for
 from pytest_selftest.catalogue import Step
 from pytest_selftest.checks.base import CheckContext, Finding, normalise_findings
-from pytest_selftest.execute import (
-    TAIL_CHARS,
-    CommandOutcome,
-    Redactor,
-    StepResult,
-    run_command,
-    skipped,
-    step_cwd,
-)
+from pytest_selftest.outcome import FAIL, PASS, TIMEOUT, StepResult, skipped
+from pytest_selftest.process import TAIL_CHARS, CommandOutcome, Redactor, run_command, step_cwd
 
 __all__ = ["normalise_findings", "run_callable"]
 
@@ -76,7 +70,7 @@ def _call_in_child(
         )
         if outcome.timed_out:
             return StepResult(
-                "TIMEOUT",
+                TIMEOUT,
                 "timeout",
                 exit_code=-1,
                 stdout_tail=outcome.stdout,
@@ -101,7 +95,7 @@ def _result(answer: Answer, outcome: CommandOutcome, redact: Redactor) -> StepRe
     if "exception" in answer:
         message = redact(answer["exception"])
         return StepResult(
-            "FAIL",
+            FAIL,
             "exception",
             exit_code=-1,
             stdout_tail=outcome.stdout,
@@ -112,14 +106,14 @@ def _result(answer: Answer, outcome: CommandOutcome, redact: Redactor) -> StepRe
     if findings:
         text = "\n".join(str(f) for f in findings)
         return StepResult(
-            "FAIL",
+            FAIL,
             "nonzero_exit",
             exit_code=1,
             stdout_tail=_joined(outcome.stdout, text),
             stderr_tail=outcome.stderr,
             findings=tuple(findings),
         )
-    return StepResult("PASS", exit_code=0, stdout_tail=outcome.stdout, stderr_tail=outcome.stderr)
+    return StepResult(PASS, exit_code=0, stdout_tail=outcome.stdout, stderr_tail=outcome.stderr)
 
 
 def _finding(item: Mapping[str, Any], redact: Redactor) -> Finding:

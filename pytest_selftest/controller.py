@@ -16,34 +16,40 @@ from typing import Any, TypeVar
 import pytest
 
 from pytest_selftest import interrupts, summary
-from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.collect import step_identity, tier_of
 from pytest_selftest.config.run import SelftestRun
-from pytest_selftest.policy import (
-    FAILED,
-    NON_BLOCKING,
-    USER_SKIP,
-    Decision,
-    Ledger,
-    in_plan_order,
-    missing_command,
-    unstartable,
-    unstartable_exit_reason,
+from pytest_selftest.decided import (
+    TEST_STATUS_WORDS,
+    apply_to_report,
+    verdict_properties,
+    waiver_dict,
 )
-from pytest_selftest.report import build_report, result_record, write_report
+from pytest_selftest.items import tier_of
+from pytest_selftest.ledger import Decision, Ledger, in_plan_order, with_runxfail_note
+from pytest_selftest.outcome import (
+    FAILED,
+    FAILING_STATUSES,
+    USER_SKIP,
+    ResultRecord,
+    result_record,
+)
+from pytest_selftest.report import build_report, write_report
 from pytest_selftest.runinfo import run_metadata
 from pytest_selftest.statefiles import StateFileError
+from pytest_selftest.verdict import (
+    NO_TESTS_EXIT,
+    UNTRUSTED_EXIT,
+    RunVerdict,
+    missing_command,
+    run_verdict,
+    unstartable,
+)
+from pytest_selftest.worker import step_identity
 
 _T = TypeVar("_T")
 _METRICS_OPTIONS = {
     "--selftest-metrics": "selftest_metrics",
     "--selftest-metrics-jsonl": "selftest_metrics_jsonl",
     "--selftest-pushgateway": "selftest_pushgateway",
-}
-_WORDS = {
-    "waived": ("w", "WAIVED"),
-    "tolerated": ("t", "TOLERATED"),
-    "informational": ("i", "INFO"),
 }
 
 
@@ -59,7 +65,7 @@ class ControllerPlugin:
             runxfail=bool(config.option.runxfail),
             skipped_waivers=run.skipped_waivers,
         )
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, ResultRecord] = {}
         self.decisions: dict[str, Decision] = {}
         # Node ids in collection order, and whether a step or tier-marked test was selected:
         # from session.items in a serial run, from the workers' collections under xdist.
@@ -85,20 +91,21 @@ class ControllerPlugin:
         return (yield)
 
     def _finalise(self, report: pytest.TestReport, info: dict[str, Any]) -> None:
-        if info.pop("crashed", False):
+        if info.pop("crashed", False):  # the crash report names the step only: add its identity
             step = self.run.catalogue.by_id[info["step_id"]]
-            info.update({**step_identity(step, info["nodeid"]), **info})
+            info.update(step_identity(step, info["nodeid"]))
         decision = self._decide(info)
         self.decisions[info["step_id"]] = decision
         info["verdict"] = decision.verdict
         info["waiver_unused"] = decision.waiver_unused
         info["verdict_reason"] = decision.message
-        info["waiver"] = _waiver_dict(decision)
+        info["waiver"] = waiver_dict(decision)
+        info["notes"] = with_runxfail_note(info.get("notes") or [], decision)
         if info["status"] in FAILING_STATUSES or decision.verdict == FAILED:
-            _apply_to_report(report, decision)
+            apply_to_report(report, decision)
         none: list[tuple[str, str]] = []
         properties = self._optional_output(
-            "the JUnit properties", lambda: _verdict_properties(info, report.user_properties), none
+            "the JUnit properties", lambda: verdict_properties(info, report.user_properties), none
         )
         report.user_properties.extend(properties)
         self.teardown_properties[report.nodeid] = properties
@@ -115,13 +122,14 @@ class ControllerPlugin:
     ) -> tuple[str, str, tuple[str, Mapping[str, bool]]] | None:
         info = getattr(report, "selftest", None)
         verdict = info.get("verdict") if isinstance(info, dict) else None
-        if verdict in _WORDS and report.skipped:
-            letter, word = _WORDS[verdict]
+        if verdict in TEST_STATUS_WORDS and report.skipped:
+            letter, word = TEST_STATUS_WORDS[verdict]
             return "xfailed", letter, (word, {"yellow": True})
         if verdict == FAILED and report.when == "setup" and report.failed:
             return "failed", "F", ("FAILED", {"red": True})  # a blocking skip, not a setup error
         return None
 
+    @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._collected(item.nodeid for item in session.items)
         self.selected = self.selected or any(tier_of(item) for item in session.items)
@@ -137,17 +145,21 @@ class ControllerPlugin:
         for nodeid in nodeids:
             self.collection_order.setdefault(nodeid, len(self.collection_order))
 
+    @pytest.hookimpl
     def pytest_sessionstart(self) -> None:
         """SIGTERM ends the run like Ctrl-C: step processes killed, an INTERRUPTED report."""
         self.previous_handlers = interrupts.install()
 
+    @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         interrupts.restore(self.previous_handlers)
 
+    @pytest.hookimpl
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors += 1
 
+    @pytest.hookimpl
     def pytest_report_header(self) -> str:
         return summary.header_line(self.run)
 
@@ -164,48 +176,54 @@ class ControllerPlugin:
             return exitstatus  # SPEC §8: nothing to judge, so no section and no file
         results = self._ordered_results()
         self._word_in_plan_order(results)
-        verdict, code, reason = self._verdict(session, exitstatus, results)
+        verdict = self._verdict(session, exitstatus, results)
         self.problems.extend(_unstartable_problems(results))
-        report = self._build(results, verdict, code, reason)
-        code = self._write_outputs(report, code)
+        report = self._build(results, verdict)
+        code = self._write_outputs(report, verdict.exit_code)
         self.report = report
         self.config.hook.pytest_selftest_report_ready(config=self.config, report=report)
         return code
 
-    def _word_in_plan_order(self, results: list[dict[str, Any]]) -> None:
+    def _word_in_plan_order(self, results: list[ResultRecord]) -> None:
         """Budget counts in the report follow plan order, as in a serial run (SPEC §13)."""
         decisions = [self.decisions[r["step_id"]] for r in results]
         for record, decision in zip(results, in_plan_order(self.ledger, decisions), strict=True):
             record["verdict_reason"] = decision.message
 
     def _verdict(
-        self, session: pytest.Session, exitstatus: int, results: list[dict[str, Any]]
-    ) -> tuple[str, int, str]:
-        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
-            return "INTERRUPTED", exitstatus, "internal_error"
-        if exitstatus == pytest.ExitCode.USAGE_ERROR:
-            return "INTERRUPTED", exitstatus, "usage_error"
-        if self.collection_errors:
-            return "CONFIG_ERROR", 2, "collection_error"
-        if exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail:
-            return "INTERRUPTED", 2, "interrupted"
-        unstartable_reason = unstartable_exit_reason(results)
-        if unstartable_reason:
-            return "FAIL", 2, unstartable_reason
-        if any(r["verdict"] == FAILED for r in self.records.values()):
-            return "FAIL", 1, "blocking_failures"
-        if session.testsfailed or exitstatus in (
+        self, session: pytest.Session, exitstatus: int, results: list[ResultRecord]
+    ) -> RunVerdict:
+        test_failures = bool(session.testsfailed) or exitstatus in (
             pytest.ExitCode.TESTS_FAILED,
             pytest.ExitCode.INTERRUPTED,
-        ):
-            return "FAIL", 1, "test_failures"
-        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            if self.run.shard:  # more shards than dependency components: nothing to do here
-                return "PASS", 0, "empty_shard"
-            return "PASS", exitstatus, "no_tests_collected"
-        return "PASS", 0, "ok"
+        )
+        return run_verdict(
+            results,
+            untrusted=self._untrusted(session, exitstatus),
+            test_failures=test_failures,
+            nothing_ran=self._nothing_ran(exitstatus),
+        )
 
-    def _ordered_results(self) -> list[dict[str, Any]]:
+    def _untrusted(self, session: pytest.Session, exitstatus: int) -> RunVerdict | None:
+        """The session's own ending when it leaves no trustworthy outcome, else None."""
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            return RunVerdict("INTERRUPTED", exitstatus, "internal_error")
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return RunVerdict("INTERRUPTED", exitstatus, "usage_error")
+        if self.collection_errors:
+            return RunVerdict("CONFIG_ERROR", UNTRUSTED_EXIT, "collection_error")
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldfail:
+            return RunVerdict("INTERRUPTED", UNTRUSTED_EXIT, "interrupted")
+        return None
+
+    def _nothing_ran(self, exitstatus: int) -> RunVerdict | None:
+        if exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED:
+            return None
+        if self.run.shard:  # more shards than dependency components: nothing to do here
+            return RunVerdict("PASS", 0, "empty_shard")
+        return RunVerdict("PASS", NO_TESTS_EXIT, "no_tests_collected")
+
+    def _ordered_results(self) -> list[ResultRecord]:
         rank = {step_id: index for index, step_id in enumerate(self.run.catalogue.ids)}
         steps = sorted(
             (r for r in self.records.values() if r["step_id"] in rank),
@@ -216,9 +234,7 @@ class ControllerPlugin:
         tests.sort(key=lambda r: self.collection_order.get(r["nodeid"], last))
         return steps + tests
 
-    def _build(
-        self, results: list[dict[str, Any]], verdict: str, code: int, reason: str
-    ) -> dict[str, Any]:
+    def _build(self, results: list[ResultRecord], verdict: RunVerdict) -> dict[str, Any]:
         ran = {r["step_id"] for r in results}
         workers = getattr(self.config.option, "numprocesses", None) or 0
         metadata = run_metadata(
@@ -237,9 +253,9 @@ class ControllerPlugin:
             metadata=metadata,
             policy=self.run.policy,
             non_blocking=self.ledger.non_blocking,
-            verdict=verdict,
-            exit_code=code,
-            exit_reason=reason,
+            verdict=verdict.verdict,
+            exit_code=verdict.exit_code,
+            exit_reason=verdict.reason,
             wall_duration_ms=int((time.perf_counter() - self.started) * 1000),
             warnings=self.run.warnings,
         )
@@ -345,6 +361,7 @@ class ControllerPlugin:
         if self.report is not None:
             json_report["selftest"] = dict(self.report["summary"])
 
+    @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.report is None:
             return
@@ -381,47 +398,3 @@ def _emit_metrics(report: dict[str, Any], requested: Mapping[str, str | None]) -
         pushgateway=requested["--selftest-pushgateway"],
         environment=None,
     )
-
-
-def _waiver_dict(decision: Decision) -> dict[str, str] | None:
-    waiver = decision.waiver
-    if waiver is None:
-        return None
-    from pytest_selftest.waivers import format_time
-
-    return {
-        "reason": waiver.reason,
-        "approver": waiver.approver,
-        "expires_at": format_time(waiver.expires_at),
-    }
-
-
-def _verdict_properties(
-    info: Mapping[str, Any], existing: list[tuple[str, object]]
-) -> list[tuple[str, str]]:
-    """The decided step's JUnit ``<properties>``; never its output, which may hold secrets."""
-    names = {name for name, _ in existing}
-    properties = [(key, str(info[key])) for key in ("tier", "severity", "category")]
-    properties = [(name, value) for name, value in properties if name not in names]
-    properties.append(("verdict", str(info["verdict"])))
-    if info["verdict"] == "waived" and info["waiver"]:
-        properties.extend((f"waiver_{key}", str(value)) for key, value in info["waiver"].items())
-    return properties
-
-
-def _apply_to_report(report: pytest.TestReport, decision: Decision) -> None:
-    """Make the report say what the policy decided: a failure, or an xfail with the reason."""
-    if decision.verdict in NON_BLOCKING:
-        report.outcome = "skipped"
-        report.wasxfail = decision.message
-        return
-    report.outcome = "failed"
-    if hasattr(report, "wasxfail"):
-        del report.wasxfail
-    note = f"selftest policy: {decision.message}"
-    if isinstance(report.longrepr, tuple):  # a skip the policy does not allow
-        report.longrepr = note
-    elif isinstance(report.longrepr, str):
-        report.longrepr = f"{note}\n{report.longrepr}"
-    else:
-        report.sections.append(("selftest policy", decision.message))

@@ -26,6 +26,7 @@ from xdist.workermanage import WorkerController
 from pytest_selftest.board import publish_status
 from pytest_selftest.catalogue import Catalogue
 from pytest_selftest.config.handoff import RUN_INPUT, mismatch_message
+from pytest_selftest.outcome import FAIL, WORKER_CRASHED, StepResult
 from pytest_selftest.scheduling import ListPlanner
 from pytest_selftest.sharding import components, recorded_durations
 
@@ -207,10 +208,11 @@ class XdistControllerPlugin:
         if step is None:
             return
         if self.board_dir is not None:
-            publish_status(self.board_dir, step.id, "FAIL")
+            publish_status(self.board_dir, step.id, FAIL)
         worker = getattr(getattr(report, "node", None), "gateway", None)
         report.selftest = crashed_step_info(step.id, step.nodeid, getattr(worker, "id", "?"))  # type: ignore[attr-defined]
 
+    @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         if self.board_dir is not None:
             shutil.rmtree(self.board_dir, ignore_errors=True)
@@ -218,13 +220,11 @@ class XdistControllerPlugin:
 
 def crashed_step_info(step_id: str, nodeid: str, worker: str) -> dict[str, Any]:
     """The ``report.selftest`` payload of a step whose worker crashed (identity filled later)."""
+    result = StepResult(FAIL, WORKER_CRASHED, attempts=1)
     return {
         "step_id": step_id,
         "nodeid": nodeid,
-        "status": "FAIL",
-        "reason": "worker_crashed",
-        "exit_code": None,
+        **result.to_dict(),
         "worker": worker,
-        "attempts": 1,
         "crashed": True,
     }

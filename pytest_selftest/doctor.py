@@ -21,7 +21,7 @@ from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, Step
 from pytest_selftest.config.project import ProjectConfig
-from pytest_selftest.execute import step_environment
+from pytest_selftest.process import step_environment
 
 OK, WARNING, ERROR = "OK", "WARNING", "ERROR"
 HARNESS, SERVICE = "harness", "service"

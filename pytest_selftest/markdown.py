@@ -12,12 +12,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_selftest.outcome import (
+    FAILED,
+    FAILING_STATUSES,
+    NON_BLOCKING,
+    SKIPPED,
+    TOLERATED,
+    WAIVED,
+)
 from pytest_selftest.policy import Policy
 
 TIERS = ("kernel", "governance", "optional")
 TABLE_COLUMNS = ("passed", "failed", "waived", "tolerated", "skipped")
-FAILING = ("FAIL", "TIMEOUT")
-NON_BLOCKING = ("waived", "tolerated", "informational")
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 _ICONS = {"PASS": "✅", "FAIL": "❌"}
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -146,7 +152,7 @@ def _errors(report: Mapping[str, Any]) -> str:
 
 
 def _failing(results: Sequence[Mapping[str, Any]]) -> str:
-    failing = [r for r in results if r.get("verdict") == "failed"]
+    failing = [r for r in results if r.get("verdict") == FAILED]
     if not failing:
         return ""
     items = [
@@ -165,7 +171,7 @@ def _non_blocking(results: Sequence[Mapping[str, Any]], env: str) -> str:
 
 
 def _skipped(results: Sequence[Mapping[str, Any]]) -> str:
-    skipped = [r for r in results if r.get("verdict") == "skipped"]
+    skipped = [r for r in results if r.get("verdict") == SKIPPED]
     if not skipped:
         return ""
     items = [f"- {code(r.get('step_id'))}: {text(r.get('reason') or 'skipped')}" for r in skipped]
@@ -178,9 +184,9 @@ def _staging_waiver(env: str, results: Sequence[Mapping[str, Any]]) -> str:
     Once that failure is waived the procedure has been followed, so it is shown no more.
     """
     governance = [
-        r for r in results if r.get("tier") == "governance" and r.get("status") in FAILING
+        r for r in results if r.get("tier") == "governance" and r.get("status") in FAILING_STATUSES
     ]
-    if env != "staging" or len(governance) != 1 or governance[0].get("verdict") == "waived":
+    if env != "staging" or len(governance) != 1 or governance[0].get("verdict") == WAIVED:
         return ""
     step_id = str(governance[0].get("step_id"))
     command = (
@@ -235,7 +241,7 @@ def _fix(result: Mapping[str, Any]) -> str:
 def _why_not_blocking(result: Mapping[str, Any], env: str) -> str:
     verdict = result.get("verdict")
     waiver = as_mapping(result.get("waiver"))
-    if verdict == "waived" and waiver:
+    if verdict == WAIVED and waiver:
         return (
             f"waived: {text(waiver.get('reason', ''))} "
             f"(approved by {text(waiver.get('approver', '?'))}, "
@@ -243,6 +249,6 @@ def _why_not_blocking(result: Mapping[str, Any], env: str) -> str:
         )
     if result.get("verdict_reason"):
         return text(result["verdict_reason"])
-    if verdict == "tolerated":
+    if verdict == TOLERATED:
         return f"tolerated within the {text(env)} governance budget"
     return f"informational: optional failures do not block in {text(env)}"

@@ -16,17 +16,23 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_selftest.policy import FAILED, USER_SKIP, Ledger, Policy, unstartable_exit_reason
-from pytest_selftest.report import REPORT_VERSION, build_report, result_record
+from pytest_selftest.ledger import Ledger, with_runxfail_note
+from pytest_selftest.outcome import (
+    RUNXFAIL_NOTE,
+    USER_SKIP,
+    ResultRecord,
+    RunVerdictWord,
+    result_record,
+)
+from pytest_selftest.policy import Policy
+from pytest_selftest.report import REPORT_VERSION, build_report
 from pytest_selftest.runinfo import new_run_id
 from pytest_selftest.sharding import parse_shard
+from pytest_selftest.verdict import NO_TESTS_EXIT, UNTRUSTED_EXIT, RunVerdict, run_verdict
 from pytest_selftest.waivers import APPROVED, Waiver, parse_time
 
 # Verdicts that leave no trustworthy outcome: any input with one hands it to the merge (exit 2).
-UNTRUSTED_VERDICTS = ("CONFIG_ERROR", "INTERRUPTED")
-UNTRUSTED_EXIT = 2
-# How Ledger.decide words a non-blocking failure that --runxfail made blocking.
-_RUNXFAIL_PREFIX = "--runxfail:"
+UNTRUSTED_VERDICTS: tuple[RunVerdictWord, ...] = ("CONFIG_ERROR", "INTERRUPTED")
 _POLICY_RULES = (
     "env",
     "governance_budget",
@@ -238,11 +244,16 @@ def _waivers(results: Sequence[Mapping[str, Any]]) -> dict[str, Waiver]:
 
 
 def _ran_with_runxfail(results: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether a shard ran with ``--runxfail``: then no failure may be non-blocking globally."""
-    return any(str(r.get("verdict_reason") or "").startswith(_RUNXFAIL_PREFIX) for r in results)
+    """Whether a shard ran with ``--runxfail``: then no failure may be non-blocking globally.
+
+    Read from the note the run put on each result ``--runxfail`` made ``failed``.
+    """
+    return any(
+        str(note).startswith(RUNXFAIL_NOTE) for r in results for note in r.get("notes") or []
+    )
 
 
-def _decide(ledger: Ledger, result: Mapping[str, Any]) -> dict[str, Any]:
+def _decide(ledger: Ledger, result: Mapping[str, Any]) -> ResultRecord:
     if result.get("reason") == USER_SKIP:  # decided by the same policy, using no budget
         return result_record(result)
     decision = ledger.decide(
@@ -254,6 +265,7 @@ def _decide(ledger: Ledger, result: Mapping[str, Any]) -> dict[str, Any]:
             "verdict": decision.verdict,
             "verdict_reason": decision.message,
             "waiver_unused": decision.waiver_unused,
+            "notes": with_runxfail_note(result.get("notes") or [], decision),
         }
     )
 
@@ -261,24 +273,25 @@ def _decide(ledger: Ledger, result: Mapping[str, Any]) -> dict[str, Any]:
 # --- the run as a whole --------------------------------------------------------------------------
 
 
-def _overall(
-    reports: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]]
-) -> tuple[str, int, str]:
-    """(verdict, exit code, exit reason) of the merged run, with a run's precedence."""
+def _overall(reports: Sequence[Mapping[str, Any]], results: Sequence[ResultRecord]) -> RunVerdict:
+    """The merged run's verdict, by the rule a run uses, from the reports' fields."""
+    return run_verdict(
+        results,
+        untrusted=_untrusted(reports),
+        test_failures=any(r["summary"].get("exit_reason") == "test_failures" for r in reports),
+        nothing_ran=None if results else RunVerdict("PASS", NO_TESTS_EXIT, "no_tests_collected"),
+    )
+
+
+def _untrusted(reports: Sequence[Mapping[str, Any]]) -> RunVerdict | None:
+    """The first input without a trustworthy outcome hands its verdict to the merge (exit 2)."""
     for verdict in UNTRUSTED_VERDICTS:
         for report in reports:
             if report["summary"]["verdict"] == verdict:
-                return verdict, UNTRUSTED_EXIT, str(report["summary"].get("exit_reason"))
-    unstartable_reason = unstartable_exit_reason(results)
-    if unstartable_reason:
-        return "FAIL", 2, unstartable_reason
-    if any(r["verdict"] == FAILED for r in results):
-        return "FAIL", 1, "blocking_failures"
-    if any(r["summary"].get("exit_reason") == "test_failures" for r in reports):
-        return "FAIL", 1, "test_failures"
-    if not results:
-        return "PASS", 5, "no_tests_collected"
-    return "PASS", 0, "ok"
+                return RunVerdict(
+                    verdict, UNTRUSTED_EXIT, str(report["summary"].get("exit_reason"))
+                )
+    return None
 
 
 def _metadata(

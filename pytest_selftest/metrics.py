@@ -52,8 +52,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_selftest.catalogue import FAILING_STATUSES
-from pytest_selftest.policy import NON_BLOCKING
+from pytest_selftest.outcome import FAILING_STATUSES, NON_BLOCKING
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from pytest_selftest.board import LocalBoard, SharedBoard
-from pytest_selftest.collect import BOARD_KEY, CollectionPlugin
 from pytest_selftest.config.errors import ConfigError
 from pytest_selftest.config.handoff import (
     RUN_INPUT,
@@ -25,6 +24,8 @@ from pytest_selftest.config.handoff import (
 from pytest_selftest.config.project import plugin_project
 from pytest_selftest.config.run import RUN_KEY, SelftestRun, is_active, prepare_run
 from pytest_selftest.config.validate import load_project_catalogue
+from pytest_selftest.items import BOARD_KEY, CollectionPlugin
+from pytest_selftest.worker import ClassificationPlugin
 
 MARKERS = {
     "selftest": "a selftest step collected from a step file",
@@ -178,6 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _add_step_sources(config, run)
     with_deps = bool(config.getoption("selftest_with_deps", False))
     config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
+    config.pluginmanager.register(ClassificationPlugin(), "selftest-classification")
     if is_worker(config):
         from pytest_selftest import interrupts
 

@@ -1,6 +1,8 @@
 """The v2 JSON report (SPEC §8) and the plan (SPEC §9): building, writing atomically, rendering.
 
-Pure: results come in as the JSON-safe dicts the plugin collects, one per step in plan order.
+Pure: results come in as report rows (:class:`~pytest_selftest.outcome.ResultRecord`, built by
+:func:`~pytest_selftest.outcome.result_record`), one per step in plan order. Called by the
+controller, the merge, the configuration-error report and the plan commands.
 """
 
 from __future__ import annotations
@@ -10,9 +12,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_selftest.catalogue import CATEGORIES, FAILING_STATUSES, SEVERITIES, TIERS, Catalogue
-from pytest_selftest.policy import NON_BLOCKING, Policy, run_status, user_skipped
+from pytest_selftest.catalogue import CATEGORIES, SEVERITIES, TIERS, Catalogue
+from pytest_selftest.outcome import (
+    FAILED,
+    FAILING_STATUSES,
+    INFORMATIONAL,
+    NON_BLOCKING,
+    PASS,
+    SKIP,
+    TOLERATED,
+    WAIVED,
+    ResultRecord,
+)
+from pytest_selftest.policy import Policy
 from pytest_selftest.statefiles import write_atomic
+from pytest_selftest.verdict import run_status, user_skipped
 
 REPORT_VERSION = "2.0"
 PLAN_VERSION = "1.0"
@@ -20,69 +34,10 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / "report-v2.json"
 _AC_RANK = ("PASS", "INFO", "WARNING", "FAILURE", "CRITICAL")
 
 
-RESULT_KEYS = (
-    "step_id",
-    "nodeid",
-    "description",
-    "tier",
-    "severity",
-    "category",
-    "status",
-    "verdict",
-    "reason",
-    "exit_code",
-    "duration_ms",
-    "command",
-    "timestamp_start",
-    "timestamp_end",
-    "stdout_tail",
-    "stderr_tail",
-    "findings",
-    "waiver",
-    "waiver_unused",
-    "flaky",
-    "attempts",
-    "ac_ids",
-    "depends_on",
-    "worker",
-    "source",
-    "notes",
-    "remediation",
-    "verdict_reason",
-)
-_RESULT_DEFAULTS: dict[str, Any] = {
-    "status": "SKIP",
-    "verdict": "skipped",
-    "reason": None,
-    "exit_code": None,
-    "duration_ms": 0,
-    "timestamp_start": 0.0,
-    "timestamp_end": 0.0,
-    "stdout_tail": "",
-    "stderr_tail": "",
-    "findings": [],
-    "waiver": None,
-    "waiver_unused": False,
-    "flaky": False,
-    "attempts": 0,
-    "ac_ids": [],
-    "depends_on": [],
-    "worker": "main",
-    "notes": [],
-    "remediation": None,
-    "verdict_reason": "",
-}
-
-
-def result_record(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A v2 result with its keys in report order, defaults filled in, extra keys dropped."""
-    return {key: values[key] if key in values else _RESULT_DEFAULTS.get(key) for key in RESULT_KEYS}
-
-
 def _bucket(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     items = list(results)
     return {
-        "passed": sum(r["status"] == "PASS" for r in items),
+        "passed": sum(r["status"] == PASS for r in items),
         "failed": sum(r["status"] in FAILING_STATUSES for r in items),
         "total": len(items),
     }
@@ -90,9 +45,9 @@ def _bucket(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 def _tier_bucket(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     counts = _bucket(results)
-    counts["waived"] = sum(r["verdict"] == "waived" for r in results)
-    counts["tolerated"] = sum(r["verdict"] == "tolerated" for r in results)
-    counts["skipped"] = sum(r["status"] == "SKIP" for r in results)
+    counts["waived"] = sum(r["verdict"] == WAIVED for r in results)
+    counts["tolerated"] = sum(r["verdict"] == TOLERATED for r in results)
+    counts["skipped"] = sum(r["status"] == SKIP for r in results)
     return counts
 
 
@@ -117,11 +72,11 @@ def ac_levels(results: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 def _ac_level(result: Mapping[str, Any]) -> str:
     verdict = result["verdict"]
-    if verdict == "failed":
+    if verdict == FAILED:
         return "CRITICAL" if result["tier"] == "kernel" else "FAILURE"
-    if verdict in ("waived", "tolerated"):
+    if verdict in (WAIVED, TOLERATED):
         return "WARNING"
-    return "INFO" if verdict == "informational" else "PASS"
+    return "INFO" if verdict == INFORMATIONAL else "PASS"
 
 
 def hints(results: Sequence[Mapping[str, Any]], policy: Policy) -> list[str]:
@@ -129,7 +84,7 @@ def hints(results: Sequence[Mapping[str, Any]], policy: Policy) -> list[str]:
     found = [f"Run: pytest {r['nodeid']} -v" for r in results if r["status"] in FAILING_STATUSES]
     if any(r["verdict"] in NON_BLOCKING for r in results):
         found.append("Non-blocking failures are logged; see: selftest degradations")
-    if any(r["verdict"] == "failed" and r["tier"] == "governance" for r in results):
+    if any(r["verdict"] == FAILED and r["tier"] == "governance" for r in results):
         found.append(
             "Governance failures: fix them, or waive one with "
             "'selftest waiver create <id> --reason ... --approver ...'"
@@ -160,13 +115,13 @@ def build_summary(
     by_tier = {t: _tier_bucket([r for r in results if r["tier"] == t]) for t in TIERS}
     return {
         **_bucket(results),
-        "skipped": sum(r["status"] == "SKIP" for r in results),
+        "skipped": sum(r["status"] == SKIP for r in results),
         "mode": policy.env,
         "kernel_ok": not _failed_ids(results, "kernel"),
         "governance_ok": not _failed_ids(results, "governance"),
         "optional_ok": not _failed_ids(results, "optional"),
-        "failed_steps": _ids(results, verdict="failed"),
-        "skipped_steps": _ids(results, status="SKIP"),
+        "failed_steps": _ids(results, verdict=FAILED),
+        "skipped_steps": _ids(results, status=SKIP),
         "kernel_failed": _failed_ids(results, "kernel"),
         "governance_failed": _failed_ids(results, "governance"),
         "optional_failed": _failed_ids(results, "optional"),
@@ -175,9 +130,9 @@ def build_summary(
         "hints": hints(results, policy),
         "total_duration_ms": sequential,
         "by_tier": by_tier,
-        "waived_steps": _ids(results, verdict="waived"),
-        "tolerated_steps": _ids(results, verdict="tolerated"),
-        "informational_steps": _ids(results, verdict="informational"),
+        "waived_steps": _ids(results, verdict=WAIVED),
+        "tolerated_steps": _ids(results, verdict=TOLERATED),
+        "informational_steps": _ids(results, verdict=INFORMATIONAL),
         "status": run_status(results),
         "verdict": verdict,
         "exit_code": exit_code,
@@ -192,7 +147,7 @@ def build_summary(
 
 
 def build_report(
-    results: Sequence[Mapping[str, Any]],
+    results: Sequence[ResultRecord],
     *,
     metadata: Mapping[str, Any],
     policy: Policy,

@@ -7,9 +7,10 @@ from typing import Any
 
 from pytest_selftest.catalogue import TIERS
 from pytest_selftest.config.run import SelftestRun
+from pytest_selftest.outcome import INFORMATIONAL, TOLERATED, WAIVED
 
 _COLUMNS = ("passed", "failed", "waived", "tolerated", "skipped", "total")
-_VERDICT_WORDS = (("waived", "WAIVED"), ("tolerated", "TOLERATED"), ("informational", "INFO"))
+_VERDICT_WORDS = ((WAIVED, "WAIVED"), (TOLERATED, "TOLERATED"), (INFORMATIONAL, "INFO"))
 
 
 def header_line(run: SelftestRun) -> str:

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.commands.common import CommandError, add_rootdir_option, fail, valid_project
-from pytest_selftest.execute import StepResult, dependency_gate, run_step, skipped
-from pytest_selftest.policy import FAILED, USER_SKIP, Ledger
+from pytest_selftest.execute import dependency_gate, run_step
+from pytest_selftest.ledger import Ledger
+from pytest_selftest.outcome import FAILED, FAILING_STATUSES, USER_SKIP, StepResult, skipped
 from pytest_selftest.selection import SelectionRequest, select
 
 if TYPE_CHECKING:

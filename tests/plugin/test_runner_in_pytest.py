@@ -12,7 +12,7 @@ import pytest
 from processes import wait_until_gone
 from selftest_repo import validate_report
 
-from pytest_selftest.execute import TAIL_CHARS
+from pytest_selftest.process import TAIL_CHARS
 
 
 @pytest.fixture(autouse=True)

@@ -331,3 +331,30 @@ def test_a_shard_with_nothing_to_run_exits_0(project: SelftestRepo) -> None:
     assert result.ret == 0
     summary = project.report("empty.json")["summary"]
     assert (summary["exit_code"], summary["exit_reason"]) == (0, "empty_shard")
+
+
+def test_a_shard_run_with_runxfail_makes_every_merged_failure_block(project: SelftestRepo) -> None:
+    """Shard 1 ran with --runxfail: its result carries a ``runxfail:<verdict>`` note, and the
+    merge reads that note (never the wording of ``verdict_reason``), so shard 2's tolerated
+    failure blocks too."""
+    assert int(run_shard(project, 1, "--selftest-env=dev", "--runxfail").ret) == 1
+    assert int(run_shard(project, 2, "--selftest-env=dev").ret) == 0
+    lint = next(r for r in project.report("shard1.json")["results"] if r["step_id"] == "lint")
+    assert (lint["verdict"], lint["notes"]) == ("failed", ["runxfail:tolerated"])
+    shard = project.path / "shard1.json"
+    report = json.loads(shard.read_text())
+    for result in report["results"]:
+        result["verdict_reason"] = "reworded by a later version"
+    shard.write_text(json.dumps(report))
+    done = merge(project.path, "shard1.json", "shard2.json", "-o", "merged.json")
+    merged = project.report("merged.json")
+    validate_report(merged)
+    assert (done.returncode, merged["summary"]["failed_steps"]) == (1, ["lint", "docs"])
+    assert outcome(merged)["docs"] == (
+        "failed",
+        "--runxfail: would have been tolerated: "
+        "tolerated in dev: governance failure 2 of 3 allowed",
+    )
+    assert [r["notes"] for r in merged["results"] if r["step_id"] == "docs"] == [
+        ["runxfail:tolerated"]
+    ]

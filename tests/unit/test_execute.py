@@ -20,7 +20,8 @@ from processes import processes_with, wait_until_gone
 
 from pytest_selftest.catalogue import Step
 from pytest_selftest.checks.base import Finding
-from pytest_selftest.execute import TAIL_CHARS, dependency_gate, run_step
+from pytest_selftest.execute import dependency_gate, run_step
+from pytest_selftest.process import TAIL_CHARS
 
 TWO_HUNDRED_MB = "head -c 200000000 /dev/zero | tr '\\0' x"
 

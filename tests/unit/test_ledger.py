@@ -7,13 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_selftest.policy import (
-    PRESETS,
-    Ledger,
-    in_plan_order,
-    run_status,
-    unstartable_exit_reason,
-)
+from pytest_selftest.ledger import Ledger, in_plan_order
+from pytest_selftest.policy import PRESETS
+from pytest_selftest.verdict import run_status, unstartable_exit_reason
 
 PLAN = ["g1", "g2", "g3"]  # as many as dev allows: every order gives the same verdicts
 

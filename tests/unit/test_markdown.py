@@ -10,8 +10,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from pytest_selftest.markdown import append_step_summary, code, render_markdown
+from pytest_selftest.outcome import result_record
 from pytest_selftest.policy import PRESETS
-from pytest_selftest.report import build_report, result_record
+from pytest_selftest.report import build_report
 
 METADATA = {
     "run_id": "20260110T120000Z-abc123",

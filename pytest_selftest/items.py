@@ -1,13 +1,12 @@
-"""Steps as pytest items, and the hooks that run wherever items run (serial process or worker).
+"""Steps as pytest items (SPEC §6) and their collection: files, selection, plan order.
 
-Workers classify, the controller decides: each item's deciding report gets one JSON-safe dict,
-``report.selftest``, and a failure that the policy might tolerate is sent as a *provisional* xfail
-so that ``-x`` on a worker does not stop at a failure the controller will waive.
+:class:`CollectionPlugin` is registered by :mod:`pytest_selftest.plugin` in every process of an
+active run (the serial process, the xdist controller and each worker). What a finished item's
+report carries is the worker's part: :mod:`pytest_selftest.worker`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,19 +15,13 @@ from typing import Any
 import pytest
 
 from pytest_selftest.board import LocalBoard
-from pytest_selftest.catalogue import DEFAULT_SEVERITY, TIERS, Step
+from pytest_selftest.catalogue import TIERS, Step
 from pytest_selftest.config.run import SelftestRun
-from pytest_selftest.execute import (
-    Redactor,
-    StepResult,
-    dependency_gate,
-    run_step,
-    skipped,
-    step_environment,
-)
+from pytest_selftest.execute import dependency_gate, run_step
+from pytest_selftest.outcome import SKIP, TIMEOUT, USER_SKIP, StepResult, skipped
+from pytest_selftest.process import Redactor, step_environment
 
 RESULT_KEY = pytest.StashKey[StepResult]()
-PROVISIONAL = "selftest: pending policy"
 
 
 class StepFailure(Exception):
@@ -65,7 +58,7 @@ class StepItem(pytest.Item):
     def setup(self) -> None:
         run = self.config.stash[_run_key()]
         if self.step.id in run.skip_ids:
-            self._skip("skipped_by_user")
+            self._skip(USER_SKIP)
         board = self.config.stash[BOARD_KEY]
         reason, notes = dependency_gate(self.step, board.selected, board.status)
         board.notes[self.step.id] = notes
@@ -85,7 +78,7 @@ class StepItem(pytest.Item):
         if notes:
             result = _with_notes(result, notes)
         self.stash[RESULT_KEY] = result
-        if result.status == "SKIP":
+        if result.status == SKIP:
             pytest.skip(result.reason or "skipped")
         if result.failed:
             raise StepFailure(self.step, result)
@@ -121,7 +114,7 @@ def _with_notes(result: StepResult, notes: tuple[str, ...]) -> StepResult:
 
 def describe_failure(step: Step, result: StepResult) -> str:
     """The short failure text: command, exit code or timeout, findings, output tail, remediation."""
-    if result.status == "TIMEOUT":
+    if result.status == TIMEOUT:
         head = f"step '{step.id}' timed out after {step.timeout:g}s"
     elif result.reason == "exception":
         head = f"step '{step.id}' raised an exception"
@@ -156,64 +149,6 @@ def tier_of(item: pytest.Item) -> str | None:
     return next((tier for tier in TIERS if item.get_closest_marker(tier) is not None), None)
 
 
-def _test_identity(item: pytest.Item, tier: str) -> dict[str, Any]:
-    marker = item.get_closest_marker(tier)
-    options = marker.kwargs if marker is not None else {}
-    path, line, _ = item.location
-    return {
-        "step_id": item.nodeid,
-        "nodeid": item.nodeid,
-        "description": item.name,
-        "tier": tier,
-        "severity": options.get("severity", DEFAULT_SEVERITY[tier]),
-        "category": options.get("category", "correctness" if tier == "kernel" else "governance"),
-        "command": f"pytest {item.nodeid}",
-        "ac_ids": list(options.get("ac_ids", [])),
-        "depends_on": [],
-        "source": {"path": path, "line": (line or 0) + 1},
-        "remediation": options.get("remediation"),
-        "kind": "test",
-    }
-
-
-def step_identity(step: Step, nodeid: str) -> dict[str, Any]:
-    """What a result says about its step; the command with secret values redacted."""
-    return {
-        "step_id": step.id,
-        "nodeid": nodeid,
-        "description": step.description,
-        "tier": step.tier,
-        "severity": step.severity,
-        "category": step.category,
-        "command": Redactor(step_environment(step))(step.command_text),
-        "ac_ids": list(step.ac_ids),
-        "depends_on": list(step.depends_on),
-        "source": {"path": step.source, "line": step.line},
-        "remediation": step.remediation,
-        "kind": "step",
-    }
-
-
-def _test_result(report: pytest.TestReport) -> dict[str, Any]:
-    status = {"passed": "PASS", "failed": "FAIL"}.get(report.outcome, "SKIP")
-    if hasattr(report, "wasxfail"):
-        status = "SKIP"
-    return StepResult(
-        status,
-        "exception" if status == "FAIL" else None,
-        exit_code=1 if status == "FAIL" else 0,
-        duration_ms=int(report.duration * 1000),
-        timestamp_start=getattr(report, "start", 0.0),
-        timestamp_end=getattr(report, "stop", 0.0),
-        attempts=1,
-    ).to_dict()
-
-
-def _worker_id(config: pytest.Config) -> str:
-    workerinput = getattr(config, "workerinput", None)
-    return str(workerinput.get("workerid", "main")) if workerinput else "main"
-
-
 class CollectionPlugin:
     """Collects step files and classifies reports. Registered in every process when active."""
 
@@ -229,6 +164,7 @@ class CollectionPlugin:
             return StepFile.from_parent(parent, path=file_path)
         return None
 
+    @pytest.hookimpl
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if isinstance(item, StepItem):
             self.selected_steps.add(item)
@@ -267,54 +203,12 @@ class CollectionPlugin:
             return item.step.id in chosen
         return self.run.tests_selected or item.nodeid in chosen
 
+    @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         board = session.config.stash[BOARD_KEY]
         board.selected = frozenset(
             item.step.id for item in session.items if isinstance(item, StepItem)
         )
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if isinstance(item, StepItem) and report.skipped and isinstance(report.longrepr, tuple):
-            report.longrepr = _at_step(item, report.longrepr[2])
-        if _is_deciding(report):
-            self._classify(item, report)
-        return report
-
-    def _classify(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        tier = tier_of(item)
-        if tier is None:
-            return
-        if isinstance(item, StepItem):
-            identity = step_identity(item.step, item.nodeid)
-            result = item.stash.get(RESULT_KEY, None)
-            outcome = result.to_dict() if result else _test_result(report)
-        else:
-            identity = _test_identity(item, tier)
-            outcome = _test_result(report)
-        board = item.config.stash[BOARD_KEY]
-        board.publish(identity["step_id"], outcome["status"])
-        info = {**identity, **outcome, "worker": _worker_id(item.config)}
-        report.selftest = info  # type: ignore[attr-defined]
-        if outcome["status"] in ("FAIL", "TIMEOUT") and tier != "kernel" and report.failed:
-            report.outcome = "skipped"
-            report.wasxfail = PROVISIONAL
-
-
-def _at_step(item: StepItem, message: str) -> tuple[str, int, str]:
-    """A skip's location for ``-rs``: the step's line, not the plugin line that skipped it."""
-    path, line, _ = item.reportinfo()
-    return os.fspath(path), (line or 0) + 1, message
-
-
-def _is_deciding(report: pytest.TestReport) -> bool:
-    """The setup report when setup did not pass, else the call report."""
-    if report.when == "setup":
-        return report.outcome != "passed"
-    return report.when == "call"
 
 
 def _plan_order(items: list[pytest.Item], plan: tuple[str, ...]) -> None:
