@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Print the last report as text, Markdown, JSON or an HTML page"),
     "history": ("history", "Per-step statistics of past runs: pass rate, flips, durations"),
     "merge": ("merge", "Merge shard reports and apply the policy across them"),
+    "cache": ("cache", "Explain, count or clear the step result cache"),
 }
 
 

@@ -9,9 +9,8 @@ so they all see the same final outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any
 
 import pytest
 
@@ -32,6 +31,7 @@ from pytest_selftest.outcome import (
     ResultRecord,
     result_record,
 )
+from pytest_selftest.outputs import OptionalOutputs
 from pytest_selftest.report import build_report, write_report
 from pytest_selftest.runinfo import run_metadata
 from pytest_selftest.statefiles import StateFileError
@@ -44,13 +44,6 @@ from pytest_selftest.verdict import (
     unstartable,
 )
 from pytest_selftest.worker import step_identity
-
-_T = TypeVar("_T")
-_METRICS_OPTIONS = {
-    "--selftest-metrics": "selftest_metrics",
-    "--selftest-metrics-jsonl": "selftest_metrics_jsonl",
-    "--selftest-pushgateway": "selftest_pushgateway",
-}
 
 
 class ControllerPlugin:
@@ -76,10 +69,9 @@ class ControllerPlugin:
         self.report: dict[str, Any] | None = None
         self.problems: list[str] = []
         self.warnings: list[str] = []
-        self.failed_outputs: set[str] = set()
         self.previous_handlers: dict[int, Any] = {}
         self.teardown_properties: dict[str, list[tuple[str, str]]] = {}
-        self.html_path: Path | None = None
+        self.outputs = OptionalOutputs(config, run, self.warnings)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
@@ -94,6 +86,7 @@ class ControllerPlugin:
         if info.pop("crashed", False):  # the crash report names the step only: add its identity
             step = self.run.catalogue.by_id[info["step_id"]]
             info.update(step_identity(step, info["nodeid"]))
+        self.warnings.extend(w for w in info.pop("cache_warnings", []) if w not in self.warnings)
         decision = self._decide(info)
         self.decisions[info["step_id"]] = decision
         info["verdict"] = decision.verdict
@@ -104,7 +97,7 @@ class ControllerPlugin:
         if info["status"] in FAILING_STATUSES or decision.verdict == FAILED:
             apply_to_report(report, decision)
         none: list[tuple[str, str]] = []
-        properties = self._optional_output(
+        properties = self.outputs.guard(
             "the JUnit properties", lambda: verdict_properties(info, report.user_properties), none
         )
         report.user_properties.extend(properties)
@@ -127,6 +120,9 @@ class ControllerPlugin:
             return "xfailed", letter, (word, {"yellow": True})
         if verdict == FAILED and report.when == "setup" and report.failed:
             return "failed", "F", ("FAILED", {"red": True})  # a blocking skip, not a setup error
+        cache = info.get("cache") if isinstance(info, dict) else None
+        if report.passed and isinstance(cache, dict) and cache.get("status") == "hit":
+            return "passed", ".", ("PASSED (cached)", {"green": True})
         return None
 
     @pytest.hookimpl
@@ -282,74 +278,13 @@ class ControllerPlugin:
             write_report(self.run.report_path, report)
         except StateFileError as exc:
             code = self._cannot_write(report, str(exc), "report_write_failed")
-        self.warnings.extend(
-            self._optional_output("the run history", lambda: self._record_history(report), [])
-        )
-        self.warnings.extend(
-            self._optional_output("the HTML report", lambda: self._write_html(report), [])
-        )
-        self._emit_extras(report)
+        self.outputs.emit(report)
         return code
-
-    def _record_history(self, report: dict[str, Any]) -> list[str]:
-        """SPEC §16: one history line whenever a report is due, even if writing it failed."""
-        from pytest_selftest.history import record_run
-
-        project = self.run.project
-        warning = record_run(project.history_path, report, project.history_max_runs)
-        return [warning] if warning else []
-
-    def _write_html(self, report: dict[str, Any]) -> list[str]:
-        from pytest_selftest.pages import html_target, write_page
-
-        project = self.run.project
-        option = self.config.getoption("selftest_html", None)
-        target = html_target(option, project.ini.get("selftest_html"), project.rootdir)
-        if target is None:
-            return []
-        written, warnings = write_page(
-            target, report, project.history_path, project.degradation_log_path
-        )
-        self.html_path = target if written else None
-        return warnings
 
     def _cannot_write(self, report: dict[str, Any], problem: str, reason: str) -> int:
         self.problems.append(problem)
         report["summary"].update(exit_code=2, exit_reason=reason)
         return 2
-
-    def _emit_extras(self, report: dict[str, Any]) -> None:
-        """The optional outputs: each one's failure is a warning, whatever it raises."""
-        summary = self._optional_output(
-            "the GitHub step summary ($GITHUB_STEP_SUMMARY)",
-            lambda: _append_step_summary(report),
-            None,
-        )
-        if summary:
-            self.warnings.append(summary)
-        requested = {
-            option: self.config.getoption(dest, None) for option, dest in _METRICS_OPTIONS.items()
-        }
-        if any(requested.values()):
-            name = "the metrics (" + ", ".join(f"{o} {v}" for o, v in requested.items() if v) + ")"
-            self.warnings.extend(
-                self._optional_output(name, lambda: _emit_metrics(report, requested), [])
-            )
-
-    def _optional_output(self, name: str, produce: Callable[[], _T], fallback: _T) -> _T:
-        """``produce()``, or ``fallback`` and one warning naming the output when it raises.
-
-        An optional output must never turn a run into an INTERNALERROR: an ImportError of an
-        optional library, an EOFError from a module whose bytecode was cut short, an OSError or
-        a bug all become one warning per output, and the report and exit code stand.
-        """
-        try:
-            return produce()
-        except Exception as exc:
-            if name not in self.failed_outputs:
-                self.failed_outputs.add(name)
-                self.warnings.append(f"{name} could not be written: {type(exc).__name__}: {exc}")
-            return fallback
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
@@ -369,8 +304,8 @@ class ControllerPlugin:
         lines = summary.summary_lines(self.report, self.run, self.problems, self.warnings)
         for line in lines:
             terminalreporter.write_line(line)
-        if self.html_path is not None:
-            terminalreporter.write_line(f"HTML: {self.html_path}")
+        if self.outputs.html_path is not None:
+            terminalreporter.write_line(f"HTML: {self.outputs.html_path}")
 
 
 def _unstartable_problems(results: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -379,22 +314,3 @@ def _unstartable_problems(results: Iterable[Mapping[str, Any]]) -> list[str]:
         f"(exit {r['exit_code']}): no trustworthy verdict; install it or fix the step's run"
         for r in unstartable(results)
     ]
-
-
-def _append_step_summary(report: dict[str, Any]) -> str | None:
-    from pytest_selftest.markdown import append_step_summary
-
-    return append_step_summary(report)
-
-
-def _emit_metrics(report: dict[str, Any], requested: Mapping[str, str | None]) -> list[str]:
-    from pytest_selftest.metrics import emit_all
-
-    textfile, jsonl = requested["--selftest-metrics"], requested["--selftest-metrics-jsonl"]
-    return emit_all(
-        report,
-        textfile=Path(textfile) if textfile else None,
-        jsonl=Path(jsonl) if jsonl else None,
-        pushgateway=requested["--selftest-pushgateway"],
-        environment=None,
-    )

@@ -22,6 +22,7 @@ from pytest_selftest.outcome import SKIP, TIMEOUT, USER_SKIP, StepResult, skippe
 from pytest_selftest.process import Redactor, step_environment
 
 RESULT_KEY = pytest.StashKey[StepResult]()
+CACHE_WARNINGS_KEY = pytest.StashKey[list[str]]()
 
 
 class StepFailure(Exception):
@@ -72,8 +73,15 @@ class StepItem(pytest.Item):
         pytest.skip(reason)
 
     def runtest(self) -> None:
+        from pytest_selftest.caching import run_with_cache
+
         run = self.config.stash[_run_key()]
-        result = run_step(self.step, run.project.rootdir, self._check_extras(run))
+        result, warnings = run_with_cache(
+            self.config,
+            self.step,
+            lambda: run_step(self.step, run.project.rootdir, self._check_extras(run)),
+        )
+        self.stash[CACHE_WARNINGS_KEY] = warnings
         notes = tuple(self.config.stash[BOARD_KEY].notes.get(self.step.id, []))
         if notes:
             result = _with_notes(result, notes)

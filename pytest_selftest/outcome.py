@@ -58,6 +58,7 @@ class StepResultJSON(TypedDict):
     attempts: int
     flaky: bool
     notes: list[str]
+    cache: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class StepResult:
     attempts: int = 1
     flaky: bool = False
     notes: tuple[str, ...] = ()
+    # What the result cache did (SPEC §15): the report's ``cache`` object; None when skipped.
+    cache: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -98,6 +101,7 @@ class StepResult:
             "attempts": self.attempts,
             "flaky": self.flaky,
             "notes": list(self.notes),
+            "cache": self.cache,
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class StepResult:
             attempts=int(data["attempts"]),
             flaky=bool(data["flaky"]),
             notes=tuple(data["notes"]),
+            cache=data.get("cache"),
         )
 
 
@@ -177,6 +182,7 @@ class ResultRecord(TypedDict):
     notes: list[str]
     remediation: str | None
     verdict_reason: str
+    cache: dict[str, Any] | None
 
 
 RESULT_KEYS: Final[tuple[str, ...]] = tuple(ResultRecord.__annotations__)
@@ -201,6 +207,7 @@ _RESULT_DEFAULTS: Final[Mapping[str, Any]] = {
     "notes": [],
     "remediation": None,
     "verdict_reason": "",
+    "cache": None,
 }
 
 

@@ -45,6 +45,9 @@ HTML_HELP = (
 )
 HISTORY_HELP = "Run history file, or none to keep no history (default: .selftest/history.jsonl)"
 HISTORY_MAX_HELP = "How many runs the history keeps, the newest (default: 1000)"
+CACHE_DIR_HELP = (
+    "Step result cache store, shareable between checkouts and CI jobs (default: .selftest/cache)"
+)
 
 
 BOARD_INPUT = "selftest_board"  # the key XdistControllerPlugin puts in workerinput
@@ -126,6 +129,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "a gateway that is down only warns",
     )
     group.addoption("--selftest-html", metavar="PATH", help=HTML_HELP)
+    group.addoption(
+        "--selftest-cache",
+        action="store_true",
+        default=False,
+        help="Reuse the stored result of a step whose inputs did not change (off by default)",
+    )
+    group.addoption(
+        "--selftest-no-cache",
+        action="store_true",
+        default=False,
+        help="Run every step, whatever the env or ini say about the result cache",
+    )
+    group.addoption("--selftest-cache-dir", metavar="DIR", help=CACHE_DIR_HELP)
     parser.addini("selftest_env", ENV_HELP, default="")
     parser.addini("selftest_paths", PATHS_HELP, type="paths", default=[])
     parser.addini("selftest_report", REPORT_HELP, default="")
@@ -140,6 +156,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("selftest_history", HISTORY_HELP, default="")
     parser.addini("selftest_history_max_runs", HISTORY_MAX_HELP, default="")
     parser.addini("selftest_html", HTML_HELP, default="")
+    parser.addini(
+        "selftest_cache",
+        "Use the step result cache unless the env or an option says otherwise (default: false)",
+        type="bool",
+        default=None,
+    )
+    parser.addini("selftest_cache_dir", CACHE_DIR_HELP, default="")
+    parser.addini(
+        "selftest_cache_max_mb",
+        "Size cap of the result cache store in MB; least recently used entries go (default 512)",
+        default="",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -180,6 +208,11 @@ def pytest_configure(config: pytest.Config) -> None:
     with_deps = bool(config.getoption("selftest_with_deps", False))
     config.pluginmanager.register(CollectionPlugin(run, with_deps=with_deps), "selftest-collection")
     config.pluginmanager.register(ClassificationPlugin(), "selftest-classification")
+    if run.cache is not None and run.cache.enabled and not config.option.collectonly:
+        from pytest_selftest.caching import CACHE_KEY, CachingPlugin
+
+        config.stash[CACHE_KEY] = caching = CachingPlugin(run)
+        config.pluginmanager.register(caching, "selftest-cache")
     if is_worker(config):
         from pytest_selftest import interrupts
 

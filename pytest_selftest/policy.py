@@ -48,6 +48,7 @@ class Policy:
     honour_waivers: bool
     optional_blocks: bool
     allow_user_skips: bool = True
+    cache: bool | None = None  # None: the env says nothing, the ini key decides (SPEC §15)
     source: str = "default"
 
     def to_report(self, non_blocking: int) -> dict[str, Any]:
@@ -93,6 +94,7 @@ PRESETS: Mapping[str, Policy] = {
         honour_waivers=False,
         optional_blocks=True,
         allow_user_skips=False,
+        cache=False,
     ),
 }
 DEFAULT_ENV = "strict"

@@ -79,6 +79,17 @@ def _ac_level(result: Mapping[str, Any]) -> str:
     return "INFO" if verdict == INFORMATIONAL else "PASS"
 
 
+def cache_summary(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``summary.cache`` (SPEC §15): hits, misses, uncacheable steps and the time hits saved."""
+    states = [r["cache"] for r in results if r.get("cache")]
+    return {
+        "hits": sum(c["status"] == "hit" for c in states),
+        "misses": sum(c["status"] == "miss" for c in states),
+        "uncacheable": sum(c["status"] == "uncacheable" for c in states),
+        "saved_ms": sum(int(c.get("saved_ms", 0)) for c in states if c["status"] == "hit"),
+    }
+
+
 def hints(results: Sequence[Mapping[str, Any]], policy: Policy) -> list[str]:
     """What to do next, in the spirit of the original's hints."""
     found = [f"Run: pytest {r['nodeid']} -v" for r in results if r["status"] in FAILING_STATUSES]
@@ -142,6 +153,7 @@ def build_summary(
         "sequential_estimate_ms": sequential,
         "speedup": round(sequential / wall_duration_ms, 3) if wall_duration_ms > 0 else 1.0,
         "user_skipped_steps": [r["step_id"] for r in user_skipped(results)],
+        "cache": cache_summary(results),
         "by_ac": ac_levels(results),
     }
 
@@ -187,24 +199,32 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
     write_atomic(path, json.dumps(report) + "\n")
 
 
-def plan_dict(catalogue: Catalogue, selected: Iterable[str] | None = None) -> dict[str, Any]:
-    """The plan JSON of SPEC §9, for the selected steps in plan order."""
+def plan_dict(
+    catalogue: Catalogue,
+    selected: Iterable[str] | None = None,
+    cache: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The plan JSON of SPEC §9, for the selected steps in plan order; with ``cache`` (the
+    statuses of ``selftest plan --cache``), each step also says ``hit``, ``miss`` or
+    ``uncacheable``."""
     chosen = set(catalogue.ids if selected is None else selected)
     steps = [s for s in catalogue.steps if s.id in chosen]
+    entries = [
+        {
+            "id": s.id,
+            "tier": s.tier,
+            "severity": s.severity,
+            "category": s.category,
+            "description": s.description,
+            "ac_ids": list(s.ac_ids),
+            "depends_on": list(s.depends_on),
+            **({"cache": cache[s.id]} if cache is not None else {}),
+        }
+        for s in steps
+    ]
     return {
         "version": PLAN_VERSION,
-        "steps": [
-            {
-                "id": s.id,
-                "tier": s.tier,
-                "severity": s.severity,
-                "category": s.category,
-                "description": s.description,
-                "ac_ids": list(s.ac_ids),
-                "depends_on": list(s.depends_on),
-            }
-            for s in steps
-        ],
+        "steps": entries,
         "summary": {
             "total": len(steps),
             "by_tier": {t: sum(s.tier == t for s in steps) for t in TIERS},
@@ -212,18 +232,29 @@ def plan_dict(catalogue: Catalogue, selected: Iterable[str] | None = None) -> di
     }
 
 
-def plan_json(catalogue: Catalogue, selected: Iterable[str] | None = None) -> str:
-    return json.dumps(plan_dict(catalogue, selected), indent=2) + "\n"
+def plan_json(
+    catalogue: Catalogue,
+    selected: Iterable[str] | None = None,
+    cache: Mapping[str, str] | None = None,
+) -> str:
+    return json.dumps(plan_dict(catalogue, selected, cache), indent=2) + "\n"
 
 
-def plan_text(catalogue: Catalogue, selected: Iterable[str] | None = None) -> str:
-    """The plan as text: one line per step, one per wave, and the total."""
+def plan_text(
+    catalogue: Catalogue,
+    selected: Iterable[str] | None = None,
+    cache: Mapping[str, str] | None = None,
+) -> str:
+    """The plan as text: one line per step (with ``cache``, its cache status), one per wave,
+    and the total."""
     chosen = set(catalogue.ids if selected is None else selected)
     steps = [s for s in catalogue.steps if s.id in chosen]
     lines = []
     width = len(f"[{len(steps)}]")
     for number, step in enumerate(steps, start=1):
         deps = f" (depends: {', '.join(step.depends_on)})" if step.depends_on else ""
+        if cache is not None:
+            deps += f" [cache: {cache[step.id]}]"
         index = f"[{number}]"
         lines.append(
             f"{index:<{width}} {step.id:<20} [{step.tier.upper():<10}] "

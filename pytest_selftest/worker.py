@@ -16,7 +16,7 @@ from collections.abc import Generator
 import pytest
 
 from pytest_selftest.catalogue import DEFAULT_SEVERITY, Step
-from pytest_selftest.items import BOARD_KEY, RESULT_KEY, StepItem, tier_of
+from pytest_selftest.items import BOARD_KEY, CACHE_WARNINGS_KEY, RESULT_KEY, StepItem, tier_of
 from pytest_selftest.outcome import (
     FAIL,
     FAILING_STATUSES,
@@ -122,6 +122,8 @@ class ClassificationPlugin:
         board = item.config.stash[BOARD_KEY]
         board.publish(identity["step_id"], outcome["status"])
         info = {**identity, **outcome, "worker": _worker_id(item.config)}
+        if item.stash.get(CACHE_WARNINGS_KEY, None):
+            info["cache_warnings"] = item.stash[CACHE_WARNINGS_KEY]
         report.selftest = info  # type: ignore[attr-defined]
         if outcome["status"] in FAILING_STATUSES and tier != "kernel" and report.failed:
             report.outcome = "skipped"

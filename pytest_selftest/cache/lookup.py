@@ -159,3 +159,21 @@ class StepCache:
             self.store.save(entry, self.rootdir)
         except (StateFileError, OSError) as exc:
             self.store.warnings.append(f"cache: cannot store {step.id}: {exc}")
+
+
+def step_files(sources: Sequence[Path], rootdir: Path) -> tuple[str, ...]:
+    """The catalogue's step files relative to the rootdir: ``ac-trace`` reads them."""
+    root = rootdir.resolve()
+    return tuple(path.resolve().relative_to(root).as_posix() for path in sources)
+
+
+def project_cache(
+    rootdir: Path, files: Sequence[str], ini: Mapping[str, Any], directory: str | None = None
+) -> StepCache:
+    """The cache of a project as the commands see it (``selftest plan --cache``, ``selftest
+    cache``): the store of ``directory`` or ini ``selftest_cache_dir``, the checkout's stat
+    cache (read, never written: a command changes nothing), this process's environment."""
+    from pytest_selftest.cache.settings import STAT_CACHE, store_directory
+
+    store = CacheStore(store_directory(rootdir, directory, ini.get("selftest_cache_dir") or None))
+    return StepCache(store, StatCache.load(rootdir / STAT_CACHE), rootdir, tuple(files))

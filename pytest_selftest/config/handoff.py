@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pytest_selftest.cache.settings import CacheSettings
 from pytest_selftest.catalogue import Catalogue, Step
 from pytest_selftest.config.errors import ConfigError
 from pytest_selftest.config.project import ProjectConfig
@@ -54,6 +55,7 @@ def run_to_workerinput(run: SelftestRun) -> str:
         "options_given": run.options_given,
         "shard": run.shard,
         "tests_selected": run.tests_selected,
+        "cache": None if run.cache is None else run.cache.to_json(),
     }
     return json.dumps(payload, sort_keys=True)
 
@@ -92,6 +94,7 @@ def run_from_workerinput(
         options_given=payload["options_given"],
         shard=payload["shard"],
         tests_selected=payload["tests_selected"],
+        cache=None if payload["cache"] is None else CacheSettings.from_json(payload["cache"]),
     )
 
 

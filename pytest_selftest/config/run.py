@@ -15,6 +15,12 @@ from typing import Any
 
 import pytest
 
+from pytest_selftest.cache.settings import (
+    CacheSettings,
+    max_megabytes,
+    resolve_cache,
+    store_directory,
+)
 from pytest_selftest.catalogue import Catalogue
 from pytest_selftest.config.project import ProjectConfig, is_opted_in
 from pytest_selftest.config.validate import EnvChoice, validate_project
@@ -61,6 +67,7 @@ class SelftestRun:
     # Whether ordinary tests stay selected: not with --selftest-step/--until; with shards,
     # shard 1 runs them so that they run exactly once across the matrix.
     tests_selected: bool = True
+    cache: CacheSettings | None = None  # None: off
 
     @property
     def skip_ids(self) -> frozenset[str]:
@@ -84,6 +91,9 @@ def option_values(config: pytest.Config) -> dict[str, Any]:
         "selftest_metrics_jsonl",
         "selftest_pushgateway",
         "selftest_html",
+        "selftest_cache",
+        "selftest_no_cache",
+        "selftest_cache_dir",
     ]
     values = {name: config.getoption(name, None) for name in names}
     return {name: value for name, value in values.items() if value not in (None, False)}
@@ -118,7 +128,26 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
         tests_selected=selection.tests_selected,
         warnings=(*store.warnings, *selection.warnings),
         options_given=bool(option_values(config)),
+        cache=cache_settings(config, valid.policy, project),
     )
+
+
+def cache_settings(config: pytest.Config, policy: Policy, project: ProjectConfig) -> CacheSettings:
+    """The result cache of this run (SPEC §15): CLI > the env's ``cache`` > ini > off."""
+    enabled, source = resolve_cache(
+        cli_on=bool(config.getoption("selftest_cache", False)),
+        cli_off=bool(config.getoption("selftest_no_cache", False)),
+        policy_cache=policy.cache,
+        policy_env=policy.env,
+        ini_value=config.getini("selftest_cache"),
+    )
+    directory = store_directory(
+        project.rootdir,
+        config.getoption("selftest_cache_dir", None),
+        config.getini("selftest_cache_dir") or None,
+    )
+    max_mb = max_megabytes(config.getini("selftest_cache_max_mb"))
+    return CacheSettings(enabled, directory, max_mb, source)
 
 
 def command_line_selection(
