@@ -17,7 +17,7 @@ from pytest_selftest.catalogue import FAILING_STATUSES
 from pytest_selftest.settings import TableError, suggestion
 
 if TYPE_CHECKING:  # only a type here; the smoke validates the env without the waiver store
-    from pytest_selftest.waivers import Waiver
+    from pytest_selftest.waivers.model import Waiver
 
 PASSED, FAILED, WAIVED, TOLERATED, INFORMATIONAL, SKIPPED = (
     "passed",
