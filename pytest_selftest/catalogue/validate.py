@@ -143,21 +143,23 @@ class _StepReader:
             if required:
                 self.problem(None, f"missing required key '{key}'")
             return None
-        if not isinstance(value, str) or not value.strip():
+        stripped = value.strip() if isinstance(value, str) else ""
+        if not stripped:
             self.problem(key, f"'{key}' must be a non-empty string")
             return None
-        return value.strip()
+        return stripped
 
     def choice(self, key: str, allowed: Sequence[str], *, required: bool = False) -> str | None:
         value = self.text(key, required=required)
         if value is None:
             return None
-        if value.lower() not in allowed:
+        lowered = value.lower()
+        if lowered not in allowed:
             self.problem(
                 key, f"unknown {key} {quote(value)} (expected one of: {', '.join(allowed)})"
             )
             return None
-        return value.lower()
+        return lowered
 
     def string_list(self, key: str, alias: str | None = None) -> tuple[str, ...]:
         if alias is not None and key not in self.entry and alias in self.entry:
@@ -322,9 +324,11 @@ _ALLOWED_ROOT_KEYS = frozenset(KNOWN_KEYS + ROOT_ONLY_STEP_KEYS)
 
 def _check_keys(reader: _StepReader, is_root: bool) -> None:
     allowed = _ALLOWED_ROOT_KEYS if is_root else _ALLOWED_KEYS
-    for key in reader.entry:
-        if key in allowed:
-            continue
+    if reader.entry.keys() <= allowed:  # the usual case, without a loop in Python
+        unknown = []
+    else:
+        unknown = [key for key in reader.entry if key not in allowed]
+    for key in unknown:
         close = close_matches(str(key), KNOWN_KEYS + (ROOT_ONLY_STEP_KEYS if is_root else ()))
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         reader.problem(key, f"unknown key {quote(str(key))}{hint}")

@@ -1,6 +1,6 @@
 """What the catalogue package does for speed (issue 12) keeps its results: lookups computed once,
-steps built without the dataclass ``__init__``, a declared order kept without sorting, YAML tags
-resolved once per word, and the garbage collector left as it was found."""
+steps built without the dataclass ``__init__``, a declared order kept without sorting, plain YAML
+strings converted inline, and the garbage collector left as it was found."""
 
 from __future__ import annotations
 
@@ -96,8 +96,8 @@ def test_a_dependency_declared_later_or_on_itself_still_goes_through_the_sort() 
     assert cycle == "s:0: step 'a': dependency cycle: a -> b -> a"
 
 
-def test_the_same_word_gets_its_type_wherever_it_stands(tmp_path: Path) -> None:
-    """Tags are resolved once per plain word: a quoted word stays a string, a plain one does not."""
+def test_quoted_and_plain_scalars_keep_their_types(tmp_path: Path) -> None:
+    """Plain strings skip the constructor: a quoted number stays a string, a plain one does not."""
     catalogue = load(
         tmp_path,
         """\
