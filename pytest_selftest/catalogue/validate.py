@@ -188,7 +188,9 @@ class _StepReader:
         return tuple(commands)
 
     def timeout(self) -> float:
-        value = self.entry.get("timeout", DEFAULT_TIMEOUT)
+        if "timeout" not in self.entry:
+            return DEFAULT_TIMEOUT
+        value = self.entry["timeout"]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem("timeout", f"'timeout' must be a number of seconds, got {value!r}")
             return DEFAULT_TIMEOUT
@@ -202,14 +204,18 @@ class _StepReader:
         return float(value)
 
     def retries(self) -> int:
-        value = self.entry.get("retries", 0)
+        if "retries" not in self.entry:
+            return 0
+        value = self.entry["retries"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.problem("retries", f"'retries' must be a whole number >= 0, got {value!r}")
             return 0
         return value
 
     def flag(self, key: str, default: bool) -> bool:
-        value = self.entry.get(key, default)
+        if key not in self.entry:
+            return default
+        value = self.entry[key]
         if not isinstance(value, bool):
             self.problem(key, f"'{key}' must be true or false, got {value!r}")
             return default
@@ -225,6 +231,8 @@ class _StepReader:
         return dict(value)
 
     def environment(self) -> dict[str, str]:
+        if "env" not in self.entry:
+            return {}
         env = {}
         for name, value in self.mapping("env").items():
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):

@@ -31,6 +31,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _SCALAR = yaml.ScalarNode
+# The keys PyYAML's flatten_mapping rewrites: merge keys (``<<``) and the ``=`` value key.
+_MERGE_TAGS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
 
 
 def load_yaml(data: bytes) -> Any:
@@ -101,7 +103,8 @@ class _NodeConverter:
         return items
 
     def _mapping(self, node: yaml.MappingNode) -> LineDict:
-        self.loader.flatten_mapping(node)  # merge keys (<<)
+        if any(key_node.tag in _MERGE_TAGS for key_node, _ in node.value):
+            self.loader.flatten_mapping(node)  # merge keys (<<)
         mapping = LineDict()
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {}
