@@ -137,3 +137,18 @@ def test_loading_leaves_the_garbage_collector_enabled(tmp_path: Path) -> None:
 def test_loading_leaves_a_disabled_garbage_collector_disabled(tmp_path: Path) -> None:
     load(tmp_path, CHAIN)
     assert not gc.isenabled()
+
+
+def test_merge_keys_still_merge(tmp_path: Path) -> None:
+    """Only a mapping with a ``<<`` key is flattened, and such a mapping still is."""
+    catalogue = load(
+        tmp_path,
+        """\
+        - &base {id: a, tier: kernel, description: A, run: "true", timeout: 5}
+        - <<: *base
+          id: b
+        """,
+    )
+    assert catalogue.ids == ("a", "b")
+    merged = catalogue.by_id["b"]
+    assert (merged.tier, merged.run, merged.timeout, merged.line) == ("kernel", ("true",), 5.0, 2)
