@@ -1,13 +1,15 @@
 """Figures of the core plugin against their baselines, measured side by side in one run.
 
-    python benchmarks/bench_core.py [--runs 9] [--selftest-core PATH/TO/selftest]
+    python benchmarks/bench_core.py [--runs 9] [--selftest-core PATH/TO/selftest] [--before BIN]
 
 Run it with the interpreter of a virtualenv where pytest-selftest is installed (and nothing that
 slows pytest's start-up, such as hypothesis's plugin). ``--selftest-core`` names the ``selftest``
 script of an environment with the original selftest-core package, to time it on the same
-catalogues; without it those rows are skipped. Every ratio compares two commands timed in the
-same run, alternating, as the best of N runs; the machine is shared and noisy, so read ratios,
-not milliseconds.
+catalogues; without it those rows are skipped. ``--before`` names the ``bin`` folder of a
+virtualenv with another version of pytest-selftest (the one before a change): its commands are
+timed alternately with this one's and shown as "before" rows. Every ratio compares two commands
+timed in the same run, alternating, as the best of N runs; the machine is shared and noisy, so
+read ratios, not milliseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,28 @@ BIN = Path(sys.executable).parent
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 PYTEST = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"]
 SELFTEST = [str(BIN / "selftest")]
+
+
+def before_row(name: str, t: dict[str, float], key: str) -> list[str]:
+    """The row comparing command ``key`` with its ``key_before`` twin, when one was timed."""
+    before = f"{key}_before"
+    if before not in t:
+        return []
+    return [row(name, t[key], "the same, before (--before)", t[before], "target <= 1.00x")]
+
+
+def before_commands(
+    commands: dict[str, tuple[list[str], Path]], before: Path | None, names: Sequence[str]
+) -> dict[str, tuple[list[str], Path]]:
+    """``commands`` and, with ``--before``, the ``names`` ones run by the other install too."""
+    if before is None:
+        return commands
+    twins = {
+        f"{name}_before": ([str(before / Path(argv[0]).name), *argv[1:]], cwd)
+        for name, (argv, cwd) in commands.items()
+        if name in names
+    }
+    return {**commands, **twins}
 
 
 def write(path: Path, text: str) -> Path:
@@ -85,7 +109,7 @@ def row(name: str, ms: float, baseline: str, base_ms: float, target: str) -> str
     return f"{name:<44} {ms:>9.1f} ms  {baseline:<34} {base_ms:>9.1f} ms  {ratio:>6.2f}x  {target}"
 
 
-def bench_startup(root: Path, runs: int, core: str | None) -> list[str]:
+def bench_startup(root: Path, runs: int, core: str | None, before: Path | None) -> list[str]:
     bare = root / "bare"
     write(bare / "test_one.py", "def test_one():\n    pass\n")
     write(bare / "pytest.ini", "[pytest]\n")
@@ -110,7 +134,7 @@ def bench_startup(root: Path, runs: int, core: str | None) -> list[str]:
     }
     if core:
         commands["core"] = ([core, "run", "--kernel-only", "-c", "selftest.core.yaml"], repo)
-    t = time_commands(commands, runs)
+    t = time_commands(before_commands(commands, before, ("kernel", "smoke")), runs)
     lines = [
         row(
             "pytest -m kernel (1 trivial kernel step)",
@@ -137,10 +161,12 @@ def bench_startup(root: Path, runs: int, core: str | None) -> list[str]:
                 "target <= 1.00x",
             )
         )
+    lines += before_row("pytest -m kernel (1 trivial kernel step)", t, "kernel")
+    lines += before_row("selftest smoke (1 trivial kernel step)", t, "smoke")
     return lines
 
 
-def bench_200_steps(root: Path, runs: int, core: str | None) -> list[str]:
+def bench_200_steps(root: Path, runs: int, core: str | None, before: Path | None) -> list[str]:
     repo = root / "two-hundred"
     write(repo / "pyproject.toml", "[tool.selftest]\n[tool.pytest.ini_options]\n")
     write(repo / "steps" / "all.yaml", steps_yaml(200))
@@ -165,7 +191,7 @@ def bench_200_steps(root: Path, runs: int, core: str | None) -> list[str]:
     }
     if core:
         commands["core"] = ([core, "run", "-c", "selftest.core.yaml"], repo)
-    t = time_commands(commands, runs)
+    t = time_commands(before_commands(commands, before, ("ours",)), runs)
     lines = [
         row(
             "pytest, 200 trivial steps",
@@ -199,10 +225,10 @@ def bench_200_steps(root: Path, runs: int, core: str | None) -> list[str]:
                 "reference (2.0x seen)",
             )
         )
-    return lines
+    return [*lines, *before_row("pytest, 200 trivial steps", t, "ours")]
 
 
-def bench_plan(root: Path, runs: int, core: str | None) -> list[str]:
+def bench_plan(root: Path, runs: int, core: str | None, before: Path | None) -> list[str]:
     repo = root / "plan"
     write(repo / "pyproject.toml", "[tool.selftest]\n")
     body = "".join(
@@ -215,11 +241,11 @@ def bench_plan(root: Path, runs: int, core: str | None) -> list[str]:
     commands = {"plan": ([*SELFTEST, "plan"], repo)}
     if core:
         commands["core"] = ([core, "plan", "-c", "selftest.core.yaml"], repo)
-    t = time_commands(commands, max(3, runs // 2))
+    t = time_commands(before_commands(commands, before, ("plan",)), max(3, runs // 2))
     memory = peak_rss_mb([*SELFTEST, "plan"], repo)
     lines = [
         f"{'selftest plan, 5,000 steps':<44} {t['plan']:>9.1f} ms  peak {memory:.1f} MB"
-        "   target <= 500 ms and <= 100 MB"
+        "   target <= 250 ms and <= 100 MB"
     ]
     if core:
         core_memory = peak_rss_mb([core, "plan", "-c", "selftest.core.yaml"], repo)
@@ -227,7 +253,7 @@ def bench_plan(root: Path, runs: int, core: str | None) -> list[str]:
             f"{'selftest-core plan, 5,000 steps':<44} {t['core']:>9.1f} ms  "
             f"peak {core_memory:.1f} MB   (1.14 s, 56 MB seen)"
         )
-    return lines
+    return [*lines, *before_row("selftest plan, 5,000 steps", t, "plan")]
 
 
 def bench_big_output(root: Path) -> list[str]:
@@ -255,13 +281,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--selftest-core", help="selftest-core's `selftest` script, for baselines")
+    parser.add_argument(
+        "--before", type=Path, help="bin folder of another pytest-selftest install, to compare"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         lines = [
-            *bench_startup(root, args.runs, args.selftest_core),
-            *bench_200_steps(root, args.runs, args.selftest_core),
-            *bench_plan(root, args.runs, args.selftest_core),
+            *bench_startup(root, args.runs, args.selftest_core, args.before),
+            *bench_200_steps(root, args.runs, args.selftest_core, args.before),
+            *bench_plan(root, args.runs, args.selftest_core, args.before),
             *bench_big_output(root),
         ]
     print("\n".join(lines))
