@@ -4,8 +4,8 @@ Pure: no pytest here. Every problem becomes one line naming the file, the line a
 all of them are collected before :class:`CatalogueError` is raised, so a user fixes them in one go.
 
 Who calls what: the plugin, the ``selftest`` commands, the waiver store and the doctor call
-:func:`load_catalogue` (through :mod:`pytest_selftest.config.validate` where pytest's rules apply) and
-read the :class:`Catalogue` it returns; the report, policy and metrics use the vocabularies
+:func:`load_catalogue` (through :mod:`pytest_selftest.config.validate` where pytest's rules
+apply) and read the :class:`Catalogue` it returns; the report, policy and metrics use the vocabularies
 (``TIERS``, ``SEVERITIES``, ``CATEGORIES``). The modules by role:
 
 - :mod:`.model`: the constants, :class:`Step`, :class:`Catalogue` and :class:`CatalogueError`;
