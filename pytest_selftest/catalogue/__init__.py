@@ -5,8 +5,8 @@ all of them are collected before :class:`CatalogueError` is raised, so a user fi
 
 Who calls what: the plugin, the ``selftest`` commands, the waiver store and the doctor call
 :func:`load_catalogue` (through :mod:`pytest_selftest.config.validate` where pytest's rules
-apply) and read the :class:`Catalogue` it returns; the report, policy and metrics use the vocabularies
-(``TIERS``, ``SEVERITIES``, ``CATEGORIES``). The modules by role:
+apply) and read the :class:`Catalogue` it returns; the report, policy and metrics use the
+vocabularies (``TIERS``, ``SEVERITIES``, ``CATEGORIES``). The modules by role:
 
 - :mod:`.model`: the constants, :class:`Step`, :class:`Catalogue` and :class:`CatalogueError`;
 - :mod:`.yaml_lines`: YAML documents whose mappings and sequences remember their line numbers;
