@@ -32,8 +32,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("release")
     wheel = os.environ.get("SELFTEST_WHEEL")
     if not wheel:
+        # Built from a copy of the tracked files: a build in the checkout leaves build/ behind,
+        # whose stale modules a later wheel would ship.
+        source = work / "source"
+        tracked = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
+        for name in filter(None, tracked):
+            if (ROOT / name).is_file():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, source / name)
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(ROOT)],
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(source)],
             check=True,
             capture_output=True,
         )
