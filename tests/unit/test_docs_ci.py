@@ -145,3 +145,14 @@ def test_every_option_and_command_the_page_names_exists() -> None:
     assert options and {o for o in options if f'"{o}"' not in plugin_source} == set()
     commands = set(re.findall(r"(?:`|run: |entry: |^ *)selftest ([a-z]+)", text, re.MULTILINE))
     assert commands and commands - set(COMMANDS) == set()
+
+
+def test_ci_runs_both_quick_start_commands_of_the_readme_verbatim() -> None:
+    """CI is what a new user does first: the README's two commands, exactly as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in quick_start.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert [command in ci for command in commands] == [True, True]
+    assert "unset PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED" in ci
