@@ -448,3 +448,32 @@ def test_plan_cache_marks_each_step(
         "always": "uncacheable",
     }
     assert ran(project) == []  # the plan runs nothing
+
+
+def test_cache_stats_and_clear(
+    project: SelftestRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert project.run("--selftest-env=dev", CACHE).ret == 0
+    assert project.run("--selftest-env=dev", CACHE).ret == 0
+    run_id = project.report()["metadata"]["run_id"]
+    from pytest_selftest.cli import main
+
+    monkeypatch.chdir(project.path)
+    capsys.readouterr()
+    assert main(["cache", "stats"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"Store: {project.path / '.selftest' / 'cache'}"
+    assert lines[1].startswith("Entries: 3 (")
+    assert lines[2].startswith(
+        f"Last run {run_id}: 3 hits, 0 misses, 1 uncacheable (hit rate 100%), "
+    )
+    assert main(["cache", "clear"]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"Removed 3 entries from {project.path / '.selftest' / 'cache'}\n"
+    )
+    assert main(["cache", "stats"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Entries: 0 (0.0 MB)",
+        "Last run: none recorded",
+    ]
