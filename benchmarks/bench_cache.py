@@ -45,7 +45,7 @@ def sleepers(root: Path) -> Path:
     (root / "pyproject.toml").write_text("[tool.selftest]\n")
     steps = "".join(
         f"- id: sleep-{i}\n  tier: governance\n  description: Sleep {i}\n"
-        f"  run: sleep 1\n  inputs: [src/**]\n"
+        f"  run: sleep 1\n  inputs: [src/**]\n  env: {{STEP: '{i}'}}\n"  # eight distinct keys
         for i in range(8)
     )
     (root / "steps").mkdir()
