@@ -136,6 +136,45 @@ def test_metrics_textfile_and_jsonl_are_written_from_the_report(degrading: Selft
 
 
 @pytest.fixture
+def warm(repo: SelftestRepo) -> SelftestRepo:
+    """Two cacheable steps and one without inputs, after a first run that stored the two."""
+    (repo.path / "src.py").write_text("X = 1\n")
+    repo.steps(
+        step("core", "kernel", inputs=["src.py"]),
+        step("docs", "governance", inputs=["src.py"]),
+        step("always", "optional"),
+    )
+    assert repo.run("--selftest-env=dev", "--selftest-cache").ret == 0
+    return repo
+
+
+def test_metrics_count_cache_hits_and_observe_no_duration_for_them(warm: SelftestRepo) -> None:
+    """A warm run: selftest_cache_hits_total{env} is 2 and only the step that ran has a duration."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    result = warm.run(
+        "--selftest-env=dev",
+        "--selftest-cache",
+        "--selftest-metrics=m.prom",
+        "--selftest-metrics-jsonl=m.jsonl",
+    )
+    assert result.ret == 0
+    families = {
+        f.name: f for f in text_string_to_metric_families((warm.path / "m.prom").read_text())
+    }
+    assert [(s.labels, s.value) for s in families["selftest_cache_hits"].samples] == [
+        ({"env": "dev"}, 2.0)
+    ]
+    observed = families["selftest_step_duration_seconds"].samples
+    assert {s.labels["step_id"] for s in observed} == {"always"}
+    lines = [json.loads(line) for line in (warm.path / "m.jsonl").read_text().splitlines()]
+    hits = [line for line in lines if line["metric_name"] == "selftest_cache_hits_total"]
+    assert [(line["labels"], line["value"]) for line in hits] == [({"env": "dev"}, 2.0)]
+    durations = [line for line in lines if line["metric_name"] == "selftest_step_duration_seconds"]
+    assert [line["labels"]["step_id"] for line in durations] == ["always"]
+
+
+@pytest.fixture
 def unused_port() -> int:
     """A loopback port on which nothing listens (bound once, then released)."""
     with socket.socket() as probe:
