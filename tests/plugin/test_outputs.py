@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +174,44 @@ def test_metrics_count_cache_hits_and_observe_no_duration_for_them(warm: Selftes
     assert [(line["labels"], line["value"]) for line in hits] == [({"env": "dev"}, 2.0)]
     durations = [line for line in lines if line["metric_name"] == "selftest_step_duration_seconds"]
     assert [line["labels"]["step_id"] for line in durations] == ["always"]
+
+
+def test_the_markdown_summary_counts_cache_hits(
+    warm: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GITHUB_STEP_SUMMARY and ``selftest report --md`` say what came from the cache."""
+    summary_file = warm.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    assert warm.run("--selftest-env=dev", "--selftest-cache").ret == 0
+    saved = warm.report()["summary"]["cache"]["saved_ms"] / 1000
+    line = f"**Cache:** 2 steps passed from the cache ({saved:.1f} s saved), 1 ran"
+    assert line in summary_file.read_text().splitlines()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_selftest.cli", "report", "--md"],
+        cwd=warm.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert line in done.stdout.splitlines()
+
+
+def test_the_markdown_summary_of_a_run_without_the_cache_has_no_cache_line(
+    warm: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache off: every count is zero and the summary says nothing about it."""
+    summary_file = warm.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    assert warm.run("--selftest-env=dev").ret == 0
+    assert warm.report()["summary"]["cache"] == {
+        "hits": 0,
+        "misses": 0,
+        "uncacheable": 0,
+        "saved_ms": 0,
+    }
+    assert "Cache" not in summary_file.read_text()
 
 
 @pytest.fixture
