@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_selftest.config.errors import whole_number
 from pytest_selftest.statefiles import (
     StateFileError,
     append_json_lines,
@@ -80,12 +81,12 @@ def history_path(rootdir: Path, configured: str | None) -> Path | None:
 
 
 def max_runs(configured: object) -> int:
-    """ini ``selftest_history_max_runs``: a positive integer, else the default."""
-    try:
-        value = int(str(configured).strip())
-    except ValueError:
-        return DEFAULT_MAX_RUNS
-    return value if value > 0 else DEFAULT_MAX_RUNS
+    """ini ``selftest_history_max_runs``, else the default when unset.
+
+    A bad value is a configuration error (:mod:`pytest_selftest.config.validate`); only the
+    history line of a run already stopped by a configuration error sees one, and keeps the default.
+    """
+    return whole_number(configured) or DEFAULT_MAX_RUNS
 
 
 def append_run(path: Path, line: Mapping[str, Any], keep: int = DEFAULT_MAX_RUNS) -> None:

@@ -117,7 +117,26 @@ def _context(report: Mapping[str, Any], summary: Mapping[str, Any], env: str) ->
             f"**Commit:** {code(str(commit or 'unknown')[:12])} on "
             f"{code(branch or 'unknown')} · **Run:** {code(metadata.get('run_id', '-'))}"
         )
+    cache = cache_phrase(summary)
+    if cache:
+        lines.append(f"**Cache:** {cache}")
     return "  \n".join(lines)
+
+
+def cache_phrase(summary: Mapping[str, Any]) -> str:
+    """``3 steps passed from the cache (12.4 s saved), 2 ran``; empty when nothing was a hit."""
+    cache = as_mapping(summary.get("cache"))
+    hits = _count(cache.get("hits"))
+    if not hits:
+        return ""
+    ran = _count(cache.get("misses")) + _count(cache.get("uncacheable"))
+    saved = _count(cache.get("saved_ms")) / 1000
+    noun = "step" if hits == 1 else "steps"
+    return f"{hits} {noun} passed from the cache ({saved:.1f} s saved), {ran} ran"
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def policy_phrase(summary: Mapping[str, Any], env: str) -> str:

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pytest_selftest.catalogue import Catalogue
 
@@ -69,15 +70,25 @@ def shard_steps(
 def recorded_durations(report_path: Path, catalogue_digest: str | None = None) -> dict[str, float]:
     """Step durations (ms) from a previous full run of the same catalogue, else nothing.
 
-    A partial report (another shard, a selection) or one of another catalogue is ignored: every
-    shard of a CI matrix must see the same durations, or they would split differently.
+    A cache hit counts its stored run's ``saved_ms``. A partial report (another shard, a
+    selection) or one of another catalogue is ignored: every shard of a CI matrix must see the
+    same durations, or they would split differently.
     """
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
         metadata = report["metadata"]
         if metadata.get("partial") or metadata.get("catalogue_digest") != catalogue_digest:
             return {}
-        results = report["results"]
-        return {r["step_id"]: float(r["duration_ms"]) for r in results if r.get("attempts")}
+        found = (_recorded(r) for r in report["results"])
+        return {step_id: ms for step_id, ms in found if ms is not None}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
+
+
+def _recorded(result: Mapping[str, Any]) -> tuple[str, float | None]:
+    """A step's cost: what it took when it ran, or for a cache hit (0 attempts) the stored
+    run's ``saved_ms``, since the lookup's ``duration_ms`` says nothing of a real run's cost."""
+    cache = result.get("cache")
+    if isinstance(cache, Mapping) and cache.get("status") == "hit":
+        return result["step_id"], float(cache["saved_ms"])
+    return result["step_id"], float(result["duration_ms"]) if result.get("attempts") else None

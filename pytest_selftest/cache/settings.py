@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_selftest.config.errors import whole_number
+
 DEFAULT_DIR = ".selftest/cache"
 DEFAULT_MAX_MB = 512
 STAT_CACHE = ".selftest/stat-cache.json"
@@ -71,9 +73,6 @@ def store_directory(rootdir: Path, option: str | None, ini_value: str | None) ->
 
 
 def max_megabytes(value: object) -> int:
-    """ini ``selftest_cache_max_mb``; anything but a whole number >= 1 is the default."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return DEFAULT_MAX_MB
-    return number if number >= 1 else DEFAULT_MAX_MB
+    """ini ``selftest_cache_max_mb``, else the default when unset (a bad value is a configuration
+    error, found by :mod:`pytest_selftest.config.validate` before the cache is set up)."""
+    return whole_number(value) or DEFAULT_MAX_MB

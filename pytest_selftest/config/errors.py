@@ -43,3 +43,15 @@ def suggestion(word: str, candidates: Sequence[str], listed_as: str = "expected"
         return f" (did you mean {quoted(close[0])}?)"
     shown = (c if c.isprintable() and c else repr(c) for c in candidates)
     return f" ({listed_as}: {', '.join(shown)})"
+
+
+def whole_number(value: object) -> int | None:
+    """``value`` as a whole number >= 1 (ini values arrive as text, TOML ones may be ints), else
+    None; a bool is no number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 1 else None

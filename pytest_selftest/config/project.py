@@ -45,6 +45,10 @@ class ProjectConfig:
     ini: Mapping[str, Any] = field(default_factory=dict)
     tool: Mapping[str, Any] = field(default_factory=dict)
     has_tool_table: bool = False
+    # Where ``ini`` was read (``pyproject.toml``, ``pytest.ini``...: relative to the rootdir when
+    # inside it), for messages; ini keys that ``-o`` overrode on pytest's command line.
+    ini_file: str = ""
+    ini_overridden: frozenset[str] = frozenset()
 
     def ini_path(self, key: str, default: str) -> Path:
         """A state or report path from an ini key, resolved against the rootdir."""
@@ -145,16 +149,18 @@ def load_project_config(rootdir: Path) -> ProjectConfig:
     tool_section = pyproject.get("tool", {})
     tool = tool_section.get("selftest") if isinstance(tool_section, dict) else None
     ini: Mapping[str, Any] = {}
+    ini_file = "pyproject.toml"
     pytest_section = tool_section.get("pytest", {}) if isinstance(tool_section, dict) else {}
     if isinstance(pytest_section, dict):
         ini = pytest_section.get("ini_options", pytest_section)
     if not ini:
-        ini = read_pytest_ini(rootdir)
+        ini_file, ini = read_pytest_ini(rootdir)
     return ProjectConfig(
         rootdir=rootdir,
         ini=ini if isinstance(ini, Mapping) else {},
         tool=tool if isinstance(tool, dict) else {},
         has_tool_table=isinstance(tool, dict),
+        ini_file=ini_file,
     )
 
 
@@ -165,6 +171,8 @@ def project_at(rootdir: Path | None) -> ProjectConfig:
 
 # The ini keys of the run history and the HTML page (SPEC §16), read as strings.
 HISTORY_INI_KEYS = ("selftest_history", "selftest_history_max_runs", "selftest_html")
+# The ini keys that must be a whole number >= 1 when set; checked by config.validate.
+WHOLE_NUMBER_INI_KEYS = ("selftest_history_max_runs", "selftest_cache_max_mb")
 
 
 def plugin_project(config: pytest.Config) -> ProjectConfig:
@@ -179,11 +187,34 @@ def plugin_project(config: pytest.Config) -> ProjectConfig:
         "selftest_waivers": config.getini("selftest_waivers") or DEFAULT_WAIVERS,
         "selftest_degradation_log": config.getini("selftest_degradation_log")
         or DEFAULT_DEGRADATION_LOG,
-        **{key: str(config.getini(key) or "") for key in HISTORY_INI_KEYS},
+        **{key: _ini_text(config.getini(key)) for key in HISTORY_INI_KEYS},
+        "selftest_cache_max_mb": _ini_text(config.getini("selftest_cache_max_mb")),
     }
     return ProjectConfig(
         rootdir=rootdir,
         ini=ini,
         tool=tool if isinstance(tool, dict) else {},
         has_tool_table=isinstance(tool, dict),
+        ini_file=_relative_name(config.inipath, rootdir),
+        ini_overridden=_overridden(config),
     )
+
+
+def _ini_text(value: object) -> str:
+    """An ini value as text; None (unset) is empty, a TOML ``0`` stays ``"0"``."""
+    return "" if value is None else str(value)
+
+
+def _relative_name(path: Path | None, rootdir: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return str(path.relative_to(rootdir))
+    except ValueError:
+        return str(path)
+
+
+def _overridden(config: pytest.Config) -> frozenset[str]:
+    """The ini keys given with ``-o key=value`` (pytest's ``--override-ini``)."""
+    overrides = getattr(config.option, "override_ini", None) or []
+    return frozenset(str(item).partition("=")[0].strip() for item in overrides)

@@ -47,8 +47,9 @@ def read_pyproject(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
-def read_pytest_ini(rootdir: Path) -> dict[str, str]:
-    """The ``[pytest]`` section of ``pytest.ini`` (else ``.pytest.ini``); empty without one."""
+def read_pytest_ini(rootdir: Path) -> tuple[str, dict[str, str]]:
+    """The name and ``[pytest]`` section of ``pytest.ini`` (else ``.pytest.ini``); ``("", {})``
+    without one."""
     import configparser  # most projects configure pytest in pyproject.toml
 
     for name in ("pytest.ini", ".pytest.ini"):
@@ -58,8 +59,16 @@ def read_pytest_ini(rootdir: Path) -> dict[str, str]:
         except configparser.Error as exc:
             raise ConfigError(f"{rootdir / name}: {exc}") from exc
         if parser.has_section("pytest"):
-            return dict(parser.items("pytest"))
-    return {}
+            return name, dict(parser.items("pytest"))
+    return "", {}
+
+
+def ini_key_line(text: str, key: str) -> int | None:
+    """The 1-based line setting ``key`` in an INI-style file (``key = value`` or ``key: value``),
+    the last one when repeated, as configparser keeps it; None when absent."""
+    pattern = re.compile(rf"^{re.escape(key)}[ \t]*[=:]", re.IGNORECASE)
+    found = [n for n, line in enumerate(text.splitlines(), start=1) if pattern.match(line)]
+    return found[-1] if found else None
 
 
 def key_line(text: str, path: Sequence[str]) -> int | None:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, CatalogueError, load_catalogue
-from pytest_selftest.config.errors import ConfigError, quoted, suggestion
+from pytest_selftest.config.errors import ConfigError, quoted, suggestion, whole_number
 from pytest_selftest.config.project import (
     DEFAULT_MAX_WAIVER_HOURS,
+    WHOLE_NUMBER_INI_KEYS,
     ProjectConfig,
     project_at,
     step_sources,
@@ -61,6 +62,35 @@ def tool_table_errors(tool: Mapping[str, Any]) -> list[ConfigError]:
     return errors
 
 
+def ini_errors(project: ProjectConfig) -> list[str]:
+    """The selftest ini keys set to something unusable, each behind the file (and line) it is in."""
+    return [
+        ini_located(project, key, f"{key} must be a whole number >= 1, got {quoted(str(value))}")
+        for key in WHOLE_NUMBER_INI_KEYS
+        if (value := project.ini.get(key)) not in (None, "") and whole_number(value) is None
+    ]
+
+
+def ini_located(project: ProjectConfig, key: str, message: str) -> str:
+    """``message`` behind where ini ``key`` was set: ``-o``, else ``<ini file>[:<line>]``."""
+    if key in project.ini_overridden:
+        return f"-o (command line): {message}"
+    if not project.ini_file:
+        return message
+    from pytest_selftest.config.pyproject import ini_key_line, key_line
+
+    try:
+        text = (project.rootdir / project.ini_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if project.ini_file.endswith(".toml"):
+        table = ("tool", "pytest", "ini_options") if "ini_options" in text else ("tool", "pytest")
+        line = key_line(text, (*table, key))
+    else:
+        line = ini_key_line(text, key)
+    return f"{project.ini_file}:{line}: {message}" if line else f"{project.ini_file}: {message}"
+
+
 def env_choices(project: ProjectConfig, options: Sequence[EnvChoice] = ()) -> list[EnvChoice]:
     """Env candidates in SPEC §4 precedence: options, ``$SELFTEST_ENV``, ini ``selftest_env``."""
     return [
@@ -83,6 +113,7 @@ def validate_project(project: ProjectConfig, options: Sequence[EnvChoice] = ()) 
     except PolicyError as error:
         errors.append(error)
     messages = [located(project, error) for error in errors]
+    messages.extend(ini_errors(project))
     try:
         catalogue = load_catalogue(step_sources(project), project.rootdir)
     except CatalogueError as error:

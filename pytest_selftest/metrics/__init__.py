@@ -29,7 +29,9 @@ Conventions that the SPEC leaves open:
 - ``selftest_step_failures_total`` and ``selftest_degradations_total`` have one series per step,
   0 or 1, so a step that stops failing reads 0 instead of vanishing. A failure is status FAIL or
   TIMEOUT whatever the verdict; a degradation is a waived, tolerated or informational verdict.
-- ``selftest_step_duration_seconds`` observes only steps that ran (status SKIP has no duration).
+- ``selftest_step_duration_seconds`` observes only steps that ran: status SKIP has no duration,
+  and a cache hit measured no work (SPEC §15).
+- ``selftest_cache_hits_total`` is the steps that passed from the result cache in this run.
 - ``selftest_governance_pass_rate`` = governance passed / (governance total - skipped), 1.0 when
   no governance step ran.
 - ``selftest_ac_pass_rate`` is 1 when the AC's level in ``summary.by_ac`` is PASS, else 0 (INFO

@@ -81,7 +81,7 @@ def _step_families(results: Sequence[Mapping[str, Any]], env: str) -> list[Metri
         steps.add_metric([step_id, env, tier, str(result["verdict"])], 1.0)
         failures.add_metric([step_id, env, tier, str(result["severity"])], float(_failed(result)))
         degradations.add_metric([step_id, env, tier], float(_degraded(result)))
-        if result["status"] != "SKIP":
+        if result["status"] != "SKIP" and not _cache_hit(result):
             seconds = float(result["duration_ms"]) / 1000
             durations.add_metric([step_id, env, tier], _buckets(seconds), seconds)
     return [steps, durations, failures, degradations]
@@ -93,6 +93,12 @@ def _failed(result: Mapping[str, Any]) -> bool:
 
 def _degraded(result: Mapping[str, Any]) -> bool:
     return result["verdict"] in NON_BLOCKING
+
+
+def _cache_hit(result: Mapping[str, Any]) -> bool:
+    """A result restored from the step result cache (SPEC §15); reports before it have none."""
+    cache = result.get("cache")
+    return isinstance(cache, Mapping) and cache.get("status") == "hit"
 
 
 def _buckets(seconds: float) -> list[tuple[str, float]]:
@@ -115,6 +121,12 @@ def _run_families(report: Mapping[str, Any], env: str) -> list[Metric]:
         labels=["env"],
     )
     kernel.add_metric([env], float(sum(_failed(r) for r in results if r["tier"] == "kernel")))
+    cache_hits = CounterMetricFamily(
+        "selftest_cache_hits_total",
+        "Steps that passed from the step result cache in this run",
+        labels=["env"],
+    )
+    cache_hits.add_metric([env], float(sum(_cache_hit(r) for r in results)))
     gauges = [
         (
             "selftest_degradations_active",
@@ -142,7 +154,7 @@ def _run_families(report: Mapping[str, Any], env: str) -> list[Metric]:
             _ended_at(report),
         ),
     ]
-    families: list[Metric] = [kernel]
+    families: list[Metric] = [kernel, cache_hits]
     for name, documentation, value in gauges:
         gauge = GaugeMetricFamily(name, documentation, labels=["env"])
         gauge.add_metric([env], value)

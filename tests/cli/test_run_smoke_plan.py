@@ -242,6 +242,18 @@ BAD_PROJECTS = {
         "pyproject.toml:2: [tool.selftest]: unknown key 'max_wavier_hours' "
         "(did you mean 'max_waiver_hours'?)",
     ),
+    "a history size that is no number": (
+        '[tool.pytest.ini_options]\nselftest_history_max_runs = "abc"\n',
+        {"with": {"paths": "src"}},
+        {},
+        "pyproject.toml:3: selftest_history_max_runs must be a whole number >= 1, got 'abc'",
+    ),
+    "a cache size of zero": (
+        "[tool.pytest.ini_options]\nselftest_cache_max_mb = 0\n",
+        {"with": {"paths": "src"}},
+        {},
+        "pyproject.toml:3: selftest_cache_max_mb must be a whole number >= 1, got '0'",
+    ),
     "an unknown env in $SELFTEST_ENV": (
         "",
         {"with": {"paths": "src"}},

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_selftest import metrics
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
-from test_metrics import make_report
+from test_metrics import CACHED_STEPS, make_report
 
 READY_WITHIN = 10.0
 Sample = tuple[str, tuple[tuple[str, str], ...]]
@@ -180,6 +180,18 @@ def test_a_push_lands_as_job_selftest_with_the_run_id_as_instance(
         if s.name == "push_time_seconds" and s.labels == group
     ]
     assert len(pushed_at) == 1
+
+
+def test_a_push_counts_cache_hits_and_has_no_duration_for_them(pushgateway: str) -> None:
+    """selftest_cache_hits_total reaches the gateway; only the step that ran has a duration."""
+    assert metrics.push(make_report(CACHED_STEPS, run_id="run-c"), pushgateway) is None
+    got = selftest_samples(get(f"{pushgateway}/metrics"))
+    group = {"instance": "run-c", "job": "selftest", "env": "staging"}
+    assert got[("selftest_cache_hits_total", tuple(sorted(group.items())))] == 2.0
+    durations = [
+        dict(labels) for name, labels in got if name == "selftest_step_duration_seconds_sum"
+    ]
+    assert [labels["step_id"] for labels in durations] == ["bdd"]
 
 
 def test_each_run_is_its_own_group_and_a_repush_replaces_it(

@@ -424,3 +424,62 @@ def test_a_configuration_error_exits_2_under_xdist_too(
     make_repo(pytester, files)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *args)
     assert_config_error(pytester, result, [message])
+
+
+WHOLE_NUMBER = "must be a whole number >= 1, got"
+# (ini file name, its text, extra pytest arguments, the exact message)
+BAD_INI_VALUES = {
+    "history size in pytest.ini": (
+        "pytest.ini",
+        "[pytest]\naddopts = -q\nselftest_history_max_runs = abc\n",
+        (),
+        f"pytest.ini:3: selftest_history_max_runs {WHOLE_NUMBER} 'abc'",
+    ),
+    "cache size in pytest.ini": (
+        "pytest.ini",
+        "[pytest]\nselftest_cache_max_mb = -5\n",
+        (),
+        f"pytest.ini:2: selftest_cache_max_mb {WHOLE_NUMBER} '-5'",
+    ),
+    "history size in pyproject.toml": (
+        "pyproject.toml",
+        '[tool.selftest]\n\n[tool.pytest.ini_options]\nselftest_history_max_runs = "0"\n',
+        (),
+        f"pyproject.toml:4: selftest_history_max_runs {WHOLE_NUMBER} '0'",
+    ),
+    "cache size in tox.ini": (
+        "tox.ini",
+        "[pytest]\nselftest_cache_max_mb = 1.5\n",
+        (),
+        f"tox.ini:2: selftest_cache_max_mb {WHOLE_NUMBER} '1.5'",
+    ),
+    "history size given with -o": (
+        "pytest.ini",
+        "[pytest]\nselftest_history_max_runs = 5\n",
+        ("-o", "selftest_history_max_runs=none"),
+        f"-o (command line): selftest_history_max_runs {WHOLE_NUMBER} 'none'",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "args", "message"), BAD_INI_VALUES.values(), ids=BAD_INI_VALUES.keys()
+)
+def test_a_size_ini_key_that_is_no_whole_number_is_a_configuration_error(
+    pytester: pytest.Pytester, name: str, text: str, args: tuple[str, ...], message: str
+) -> None:
+    """selftest_history_max_runs and selftest_cache_max_mb: exit 2 naming the file and line."""
+    make_repo(pytester, gov(BDD))
+    (pytester.path / name).write_text(text)
+    assert_config_error(pytester, run(pytester, *args), [message])
+
+
+@pytest.mark.parametrize("value", ["1", "250", " 7 "])
+def test_whole_number_sizes_are_accepted(pytester: pytest.Pytester, value: str) -> None:
+    """Valid sizes, surrounding spaces aside, keep the run going to its verdict."""
+    make_repo(pytester, gov(BDD))
+    ini = f"[pytest]\nselftest_history_max_runs ={value}\nselftest_cache_max_mb ={value}\n"
+    (pytester.path / "pytest.ini").write_text(ini)
+    result = run(pytester)
+    assert result.ret == 0
+    result.assert_outcomes(passed=2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +135,83 @@ def test_metrics_textfile_and_jsonl_are_written_from_the_report(degrading: Selft
     assert {line["metric_name"] for line in durations} == {"selftest_step_duration_seconds"}
     by_step = {r["step_id"]: r["duration_ms"] / 1000 for r in degrading.report()["results"]}
     assert {line["labels"]["step_id"]: line["value"] for line in durations} == by_step
+
+
+@pytest.fixture
+def warm(repo: SelftestRepo) -> SelftestRepo:
+    """Two cacheable steps and one without inputs, after a first run that stored the two."""
+    (repo.path / "src.py").write_text("X = 1\n")
+    repo.steps(
+        step("core", "kernel", inputs=["src.py"]),
+        step("docs", "governance", inputs=["src.py"]),
+        step("always", "optional"),
+    )
+    assert repo.run("--selftest-env=dev", "--selftest-cache").ret == 0
+    return repo
+
+
+def test_metrics_count_cache_hits_and_observe_no_duration_for_them(warm: SelftestRepo) -> None:
+    """A warm run: selftest_cache_hits_total{env} is 2 and only the step that ran has a duration."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    result = warm.run(
+        "--selftest-env=dev",
+        "--selftest-cache",
+        "--selftest-metrics=m.prom",
+        "--selftest-metrics-jsonl=m.jsonl",
+    )
+    assert result.ret == 0
+    families = {
+        f.name: f for f in text_string_to_metric_families((warm.path / "m.prom").read_text())
+    }
+    assert [(s.labels, s.value) for s in families["selftest_cache_hits"].samples] == [
+        ({"env": "dev"}, 2.0)
+    ]
+    observed = families["selftest_step_duration_seconds"].samples
+    assert {s.labels["step_id"] for s in observed} == {"always"}
+    lines = [json.loads(line) for line in (warm.path / "m.jsonl").read_text().splitlines()]
+    hits = [line for line in lines if line["metric_name"] == "selftest_cache_hits_total"]
+    assert [(line["labels"], line["value"]) for line in hits] == [({"env": "dev"}, 2.0)]
+    durations = [line for line in lines if line["metric_name"] == "selftest_step_duration_seconds"]
+    assert [line["labels"]["step_id"] for line in durations] == ["always"]
+
+
+def test_the_markdown_summary_counts_cache_hits(
+    warm: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GITHUB_STEP_SUMMARY and ``selftest report --md`` say what came from the cache."""
+    summary_file = warm.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    assert warm.run("--selftest-env=dev", "--selftest-cache").ret == 0
+    saved = warm.report()["summary"]["cache"]["saved_ms"] / 1000
+    line = f"**Cache:** 2 steps passed from the cache ({saved:.1f} s saved), 1 ran"
+    assert line in summary_file.read_text().splitlines()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_selftest.cli", "report", "--md"],
+        cwd=warm.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert line in done.stdout.splitlines()
+
+
+def test_the_markdown_summary_of_a_run_without_the_cache_has_no_cache_line(
+    warm: SelftestRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache off: every count is zero and the summary says nothing about it."""
+    summary_file = warm.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    assert warm.run("--selftest-env=dev").ret == 0
+    assert warm.report()["summary"]["cache"] == {
+        "hits": 0,
+        "misses": 0,
+        "uncacheable": 0,
+        "saved_ms": 0,
+    }
+    assert "Cache" not in summary_file.read_text()
 
 
 @pytest.fixture

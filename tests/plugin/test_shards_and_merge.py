@@ -121,6 +121,53 @@ def test_merging_both_shards_gives_one_complete_valid_report(project: SelftestRe
     )
 
 
+@pytest.fixture
+def cached_shards(repo: SelftestRepo) -> SelftestRepo:
+    """The same split with inputs on every step but ``extra``, both shards run warm twice."""
+    (repo.path / "src.py").write_text("X = 1\n")
+    repo.steps(
+        step("build", "kernel", inputs=["src.py"]),
+        step("unit", "kernel", depends_on=["build"], inputs=["src.py"]),
+        step("lint", "governance", depends_on=["build"], inputs=["src.py"]),
+        step("docs", "governance", inputs=["src.py"]),
+        step("extra", "optional"),
+    )
+    assert run_shards(repo, "--selftest-env=dev", "--selftest-cache") == [0, 0]
+    assert run_shards(repo, "--selftest-env=dev", "--selftest-cache") == [0, 0]
+    return repo
+
+
+def test_the_merged_cache_summary_is_the_sum_of_the_shards(cached_shards: SelftestRepo) -> None:
+    """Hits, misses, uncacheable steps and the time saved add up across shards."""
+    first, second = cached_shards.report("shard1.json"), cached_shards.report("shard2.json")
+    assert first["summary"]["cache"]["hits"] == 3
+    assert (second["summary"]["cache"]["hits"], second["summary"]["cache"]["uncacheable"]) == (1, 1)
+    done = merge(cached_shards.path, "shard1.json", "shard2.json", "-o", "merged.json")
+    assert done.returncode == 0, done.stderr
+    parts = (first["summary"]["cache"], second["summary"]["cache"])
+    assert cached_shards.report("merged.json")["summary"]["cache"] == {
+        "hits": 4,
+        "misses": 0,
+        "uncacheable": 1,
+        "saved_ms": parts[0]["saved_ms"] + parts[1]["saved_ms"],
+    }
+
+
+def test_a_shard_report_from_before_the_cache_counts_as_no_cache(
+    cached_shards: SelftestRepo,
+) -> None:
+    """A shard without ``summary.cache`` (nor per-step ``cache``) adds zeros to the sum."""
+    old = json.loads((cached_shards.path / "shard2.json").read_text())
+    del old["summary"]["cache"]
+    for result in old["results"]:
+        del result["cache"]
+    (cached_shards.path / "shard2.json").write_text(json.dumps(old))
+    done = merge(cached_shards.path, "shard1.json", "shard2.json", "-o", "merged.json")
+    assert done.returncode == 0, done.stderr
+    first = cached_shards.report("shard1.json")["summary"]["cache"]
+    assert cached_shards.report("merged.json")["summary"]["cache"] == first
+
+
 def test_the_staging_budget_is_applied_across_shards(project: SelftestRepo) -> None:
     """Each shard's one waived failure passes alone; merged, the second is over budget: exit 1."""
     project.waive("lint", "docs")

@@ -124,6 +124,60 @@ def test_the_header_gives_verdict_status_env_and_policy() -> None:
     )
 
 
+def from_cache(result: dict[str, Any], saved_ms: int) -> dict[str, Any]:
+    """A pass restored from the step result cache, whose stored run took ``saved_ms``."""
+    hit = {"status": "hit", "key": "a" * 64, "from_run": "r0", "saved_ms": saved_ms}
+    return {**passed(result), "cache": hit, "attempts": 0, "notes": ["cached"]}
+
+
+def ran_with(result: dict[str, Any], cache_status: str) -> dict[str, Any]:
+    key = "b" * 64 if cache_status == "miss" else None
+    return {**passed(result), "cache": {"status": cache_status, "key": key}}
+
+
+def test_cache_hits_add_one_line_with_the_time_saved_and_the_steps_that_ran() -> None:
+    """Hits, the stored runs' time they saved, and the steps that ran (misses, uncacheable)."""
+    report = make_report(
+        "dev",
+        from_cache(step("build", "kernel"), 9_000),
+        from_cache(step("lint", "kernel"), 3_000),
+        from_cache(step("docs", "governance"), 420),
+        ran_with(step("bdd", "governance"), "miss"),
+        ran_with(step("extra", "optional"), "uncacheable"),
+        verdict="PASS",
+    )
+    lines = render_markdown(report).splitlines()
+    assert lines[4:6] == [
+        "**Commit:** `0123456789ab` on `feature/x` · **Run:** `20260110T120000Z-abc123`  ",
+        "**Cache:** 3 steps passed from the cache (12.4 s saved), 2 ran",
+    ]
+
+
+def test_one_cache_hit_is_one_step() -> None:
+    """The noun agrees with the count."""
+    report = make_report(
+        "dev", from_cache(step("build", "kernel"), 800), ran_with(step("x", "optional"), "miss")
+    )
+    assert (
+        "**Cache:** 1 step passed from the cache (0.8 s saved), 1 ran"
+        in render_markdown(report).splitlines()
+    )
+
+
+@pytest.mark.parametrize("cache_status", ["off", "miss"])
+def test_no_cache_line_without_a_hit(cache_status: str) -> None:
+    """A run with the cache off (all zeros) or only misses says nothing about the cache."""
+    report = make_report("dev", ran_with(step("build", "kernel"), cache_status), verdict="PASS")
+    assert "Cache" not in render_markdown(report)
+
+
+def test_a_report_from_before_the_cache_has_no_cache_line() -> None:
+    """An old report without ``summary.cache`` renders as before."""
+    report = make_report("dev", passed(step("build", "kernel")), verdict="PASS")
+    del report["summary"]["cache"]
+    assert "Cache" not in render_markdown(report)
+
+
 def test_blocking_failures_show_their_remediation_and_non_blocking_ones_their_reason() -> None:
     """Failing steps with the fix; waived and informational steps with why they do not block."""
     report = make_report(

@@ -305,6 +305,7 @@ def test_the_textfile_holds_exactly_the_spec_metric_families(tmp_path: Path) -> 
         ("selftest_run_overall_status", "gauge"),
         ("selftest_last_run_timestamp_seconds", "gauge"),
         ("selftest_ac_pass_rate", "gauge"),
+        ("selftest_cache_hits", "counter"),
     }
 
 
@@ -408,6 +409,69 @@ def test_the_duration_histogram_has_cumulative_buckets_for_steps_that_ran(
         "registry",
     ]
     assert set(counts.values()) == {1.0}
+
+
+def cached(step_id: str, tier: str, saved_ms: int) -> dict[str, Any]:
+    """A step that passed from the result cache: the lookup took 3 ms, the stored run longer."""
+    cache = {"status": "hit", "key": "a" * 64, "from_run": "20261128T101010Z-aaaaaa"}
+    return {
+        "step_id": step_id,
+        "tier": tier,
+        "status": "PASS",
+        "verdict": "passed",
+        "duration_ms": 3,
+        "attempts": 0,
+        "notes": ["cached"],
+        "cache": {**cache, "saved_ms": saved_ms},
+    }
+
+
+CACHED_STEPS: tuple[dict[str, Any], ...] = (
+    cached("core-checks", "kernel", 1200),
+    {
+        "step_id": "bdd",
+        "tier": "governance",
+        "status": "PASS",
+        "verdict": "passed",
+        "duration_ms": 3400,
+        "cache": {"status": "miss", "key": "b" * 64},
+    },
+    cached("docs", "optional", 700),
+)
+
+
+def test_cache_hits_are_counted_and_observe_no_duration(tmp_path: Path) -> None:
+    """selftest_cache_hits_total{env} counts the hits; a hit measured no work, so no histogram."""
+    samples = textfile_samples(tmp_path, make_report(CACHED_STEPS))
+    assert of(samples, "selftest_cache_hits_total") == {
+        key("selftest_cache_hits_total", env="staging"): 2.0
+    }
+    name = "selftest_step_duration_seconds_sum"
+    assert of(samples, name) == {key(name, step_id="bdd", env="staging", tier="governance"): 3.4}
+
+
+def test_a_run_without_hits_reports_zero_cache_hits(tmp_path: Path) -> None:
+    """The counter is present at 0 when nothing came from the cache (or the cache was off)."""
+    samples = textfile_samples(tmp_path, make_report())
+    assert of(samples, "selftest_cache_hits_total") == {
+        key("selftest_cache_hits_total", env="staging"): 0.0
+    }
+
+
+def test_jsonl_counts_cache_hits_and_has_no_duration_line_for_them(tmp_path: Path) -> None:
+    """The JSONL output carries the same counter and only the miss's duration."""
+    path = tmp_path / "metrics.jsonl"
+    metrics.append_jsonl(make_report(CACHED_STEPS), path)
+    lines = jsonl_lines(path)
+    assert {
+        "timestamp": "2026-11-29T06:45:12Z",
+        "metric_name": "selftest_cache_hits_total",
+        "metric_type": "counter",
+        "value": 2.0,
+        "labels": {"env": "staging"},
+    } in lines
+    durations = [line for line in lines if line["metric_name"] == "selftest_step_duration_seconds"]
+    assert [(line["labels"]["step_id"], line["value"]) for line in durations] == [("bdd", 3.4)]
 
 
 def test_run_level_gauges_carry_this_runs_values(tmp_path: Path) -> None:

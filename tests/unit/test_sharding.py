@@ -173,6 +173,23 @@ def test_recorded_durations_reads_the_steps_that_ran(tmp_path: Path) -> None:
     assert recorded_durations(report, "d1") == {"build": 1234.0, "lint": 40.0}
 
 
+def test_a_cache_hit_counts_the_stored_runs_duration_not_the_lookup(tmp_path: Path) -> None:
+    """A hit took 3 ms to look up but 8.5 s when it ran: balancing needs the 8.5 s."""
+    hit = {"status": "hit", "key": "a" * 64, "from_run": "r0", "saved_ms": 8500}
+    report = write_report(
+        tmp_path / "selftest_report.json",
+        [
+            {"step_id": "big", "duration_ms": 3, "attempts": 0, "cache": hit},
+            {"step_id": "s1", "duration_ms": 900, "attempts": 1, "cache": {"status": "miss"}},
+            {"step_id": "s2", "duration_ms": 0, "attempts": 0, "cache": None},
+        ],
+    )
+    durations = recorded_durations(report, "d1")
+    assert durations == {"big": 8500.0, "s1": 900.0}
+    assert shard_steps(BIG_AND_SMALL, 1, 2, durations) == {"big"}
+    assert shard_steps(BIG_AND_SMALL, 2, 2, durations) == {"s1", "s2", "s3", "s4"}
+
+
 @pytest.mark.parametrize(("partial", "digest"), [(True, "d1"), (False, "other")])
 def test_recorded_durations_ignore_partial_reports_and_other_catalogues(
     tmp_path: Path, partial: bool, digest: str

@@ -12,7 +12,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_selftest"
 MAX_LINES = 400
 
 
-
 def module_names(package: Path) -> dict[str, Path]:
     """Every module of ``package`` by dotted name; a package is named by its ``__init__.py``."""
     names = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_selftest.config.pyproject import key_line
+from pytest_selftest.config.pyproject import ini_key_line, key_line
 
 PYPROJECT = '''\
 [project]
@@ -51,3 +51,14 @@ def test_a_key_inside_an_inline_table_is_on_the_inline_tables_line() -> None:
     """An inline table's line stands for every key inside it."""
     text = "[tool.selftest]\nenvs = { team = { require_waiver = 1 } }\n"
     assert key_line(text, ("tool", "selftest", "envs", "team", "require_waiver")) == 2
+
+
+def test_ini_key_line_finds_the_last_setting_of_a_key_in_either_form() -> None:
+    """``key = value`` or ``key: value``; configparser keeps the last, so the line is that one."""
+    text = "[pytest]\nselftest_history_max_runs = 5\naddopts = -q\nSELFTEST_HISTORY_MAX_RUNS: x\n"
+    assert ini_key_line(text, "selftest_history_max_runs") == 4
+    assert ini_key_line(text, "addopts") == 3
+    assert ini_key_line(text, "selftest_cache_max_mb") is None
+    assert (
+        ini_key_line("selftest_history_max_runs_extra = 1\n", "selftest_history_max_runs") is None
+    )
