@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,19 @@ INNER_RUN_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "pytest_selftest" / "schema" / "report-v2.json").read_text()
 )
+
+
+def selftest_cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``selftest`` console script the way a user does, with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_selftest.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def step(step_id: str, tier: str, run: str = "true", **keys: Any) -> dict[str, Any]:

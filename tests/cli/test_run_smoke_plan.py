@@ -11,19 +11,7 @@ from pathlib import Path
 
 import pytest
 from selftest_repo import SelftestRepo, step, validate_report
-
-
-def selftest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the ``selftest`` console script the way a user does."""
-    environment = {**os.environ, **env}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_selftest.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-    )
+from selftest_repo import selftest_cli as selftest
 
 
 @pytest.fixture

@@ -27,6 +27,18 @@ def ran(repo: SelftestRepo) -> list[str]:
     return executed
 
 
+def cached_pytest(cwd: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A real pytest process with the cache on and the store at ``store``."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", CACHE]
+    return subprocess.run(
+        [*command, f"--selftest-cache-dir={store}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def cache_of(repo: SelftestRepo) -> dict[str, str | None]:
     return {r["step_id"]: (r["cache"] or {}).get("status") for r in repo.report()["results"]}
 
@@ -279,21 +291,7 @@ def test_two_checkouts_share_a_cache_dir(pytester: pytest.Pytester, tmp_path: Pa
             "- {id: s, tier: kernel, description: S, run: 'echo ran >> ran.log', inputs: [src]}\n"
         )
     for name in ("one", "two"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                CACHE,
-                f"--selftest-cache-dir={store}",
-            ],
-            cwd=pytester.path / name,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = cached_pytest(pytester.path / name, store)
         assert done.returncode == 0, done.stdout
     assert (pytester.path / "one" / "ran.log").exists()
     assert not (pytester.path / "two" / "ran.log").exists()
@@ -334,21 +332,7 @@ def test_xdist_workers_and_concurrent_runs_share_one_store(
     assert len(entries) == 24
     assert all(json.loads(e.read_text())["format"] == "pytest-selftest-cache/1" for e in entries)
     for root in roots:
-        again = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                CACHE,
-                f"--selftest-cache-dir={store}",
-            ],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        again = cached_pytest(root, store)
         assert again.returncode == 0
         report = json.loads((root / "selftest_report.json").read_text())
         assert report["summary"]["cache"]["hits"] == 12

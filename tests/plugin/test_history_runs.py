@@ -11,23 +11,13 @@ from typing import Any
 
 import pytest
 from selftest_repo import INNER_RUN_OPTIONS, SelftestRepo, step
+from selftest_repo import selftest_cli as selftest
 
 HISTORY = Path(".selftest") / "history.jsonl"
 
 
 def history(repo: SelftestRepo, name: Path = HISTORY) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (repo.path / name).read_text().splitlines()]
-
-
-def selftest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_selftest.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture

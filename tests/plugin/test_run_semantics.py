@@ -4,14 +4,11 @@ and commands that cannot start (§5, §7)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from selftest_repo import SelftestRepo, step
+from selftest_repo import selftest_cli as selftest
 
 # What legitimately differs between a serial and a parallel run of the same repository.
 RESULT_TIMINGS = ("duration_ms", "timestamp_start", "timestamp_end", "worker")
@@ -29,18 +26,6 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
         "errors": report["errors"],
         "warnings": report["warnings"],
     }
-
-
-def selftest(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The ``selftest`` console script, run the way a user does."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_selftest.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
 
 
 def result_of(repo: SelftestRepo, step_id: str) -> dict[str, Any]:
