@@ -18,8 +18,8 @@ import pytest
 
 from pytest_selftest.cache.fingerprint import StatCache
 from pytest_selftest.cache.lookup import CacheDecision, StepCache, step_files
-from pytest_selftest.cache.settings import STAT_CACHE
-from pytest_selftest.cache.store import CacheStore
+from pytest_selftest.cache.settings import STAT_CACHE, CacheSettings
+from pytest_selftest.cache.store import CacheStore, Entry
 from pytest_selftest.catalogue import Step
 from pytest_selftest.config.run import SelftestRun
 from pytest_selftest.outcome import PASS, StepResult
@@ -32,9 +32,8 @@ OFF: dict[str, Any] = {"status": "off", "key": None}
 class CachingPlugin:
     """The process's view of the cache; see the module docstring for where it is registered."""
 
-    def __init__(self, run: SelftestRun) -> None:
-        assert run.cache is not None
-        self.settings = run.cache
+    def __init__(self, run: SelftestRun, settings: CacheSettings) -> None:
+        self.settings = settings
         self.run_id = run.run_id
         rootdir = run.project.rootdir
         self.cache = StepCache(
@@ -78,21 +77,23 @@ def run_with_cache(
         f"step '{step.id}': input pattern '{pattern}' matches no file"
         for pattern in decision.unmatched
     ]
-    if decision.status == "hit":
-        if plugin.cache.restore(decision):
-            return _cached_result(decision, started), warnings + plugin.drain_warnings()
+    if decision.entry is not None:
+        if plugin.cache.restore(decision.entry):
+            return _cached_result(decision, decision.entry, started), [
+                *warnings,
+                *plugin.drain_warnings(),
+            ]
         decision = replace(decision, status="miss", entry=None)
     result = run_step()
     plugin.cache.remember(step, decision, result.to_dict(), plugin.run_id)
     return replace(result, cache=decision.report_field()), warnings + plugin.drain_warnings()
 
 
-def _cached_result(decision: CacheDecision, started: float) -> StepResult:
+def _cached_result(decision: CacheDecision, entry: Entry, started: float) -> StepResult:
     """A hit: the stored exit code, tails and findings; this run's times, no attempt."""
     from pytest_selftest.checks.base import Finding
 
-    assert decision.entry is not None
-    stored = decision.entry.result
+    stored = entry.result
     ended = time.time()
     findings = tuple(
         Finding(str(f["path"]), f.get("line"), str(f["message"]))

@@ -211,7 +211,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.cache is not None and run.cache.enabled and not config.option.collectonly:
         from pytest_selftest.caching import CACHE_KEY, CachingPlugin
 
-        config.stash[CACHE_KEY] = caching = CachingPlugin(run)
+        config.stash[CACHE_KEY] = caching = CachingPlugin(run, run.cache)
         config.pluginmanager.register(caching, "selftest-cache")
     if is_worker(config):
         from pytest_selftest import interrupts

@@ -121,15 +121,14 @@ class StepCache:
             tuple(unmatched),
         )
 
-    def restore(self, decision: CacheDecision) -> bool:
+    def restore(self, entry: Entry) -> bool:
         """Put a hit's outputs back; False (with a warning) when that fails: run the step."""
-        assert decision.entry is not None
         try:
-            self.store.restore_outputs(decision.entry, self.rootdir)
+            self.store.restore_outputs(entry, self.rootdir)
         except (OSError, StateFileError) as exc:
-            self.store.warnings.append(f"cache: cannot restore outputs of {decision.key}: {exc}")
+            self.store.warnings.append(f"cache: cannot restore outputs of {entry.key}: {exc}")
             return False
-        self.store.touch(decision.entry.key)
+        self.store.touch(entry.key)
         return True
 
     def remember(

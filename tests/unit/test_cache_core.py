@@ -195,7 +195,7 @@ def test_a_pass_is_stored_restored_and_found_again(project: Path) -> None:
         "from_run": "run-1",
         "saved_ms": 1234,
     }
-    assert cache.restore(again)
+    assert again.entry is not None and cache.restore(again.entry)
     assert (project / "out.txt").read_bytes() == b"\x00binary\xff"
 
 
@@ -238,7 +238,7 @@ def test_two_checkouts_share_one_store(tmp_path: Path) -> None:
     second = step_cache(tmp_path / "two", store)
     decision = second.decide(step())
     assert decision.status == "hit"
-    assert second.restore(decision)
+    assert decision.entry is not None and second.restore(decision.entry)
     assert (tmp_path / "two" / "out.txt").read_text() == "built"
 
 
