@@ -10,25 +10,12 @@ difference, which is the append (and trim) the spec allows.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def timed(argv: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}")
-    return time.perf_counter() - start
+from bench_cache import BIN, timed  # the same alternating whole-process timing
 
 
 def main() -> None:
