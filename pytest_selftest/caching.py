@@ -22,7 +22,7 @@ from pytest_selftest.cache.settings import STAT_CACHE, CacheSettings
 from pytest_selftest.cache.store import CacheStore, Entry
 from pytest_selftest.catalogue import Step
 from pytest_selftest.config.run import SelftestRun
-from pytest_selftest.outcome import PASS, StepResult
+from pytest_selftest.outcome import PASS, SKIP, StepResult
 
 CACHE_KEY = pytest.StashKey["CachingPlugin"]()
 CACHED_NOTE = "cached"
@@ -70,7 +70,7 @@ def run_with_cache(
     """The step's result, from the store when its inputs did not change; and cache warnings."""
     plugin = config.stash.get(CACHE_KEY, None)
     if plugin is None:
-        return replace(run_step(), cache=dict(OFF)), []
+        return _with_cache(run_step(), dict(OFF)), []
     started = time.time()
     decision = plugin.cache.decide(step)
     warnings = [
@@ -86,7 +86,12 @@ def run_with_cache(
         decision = replace(decision, status="miss", entry=None)
     result = run_step()
     plugin.cache.remember(step, decision, result.to_dict(), plugin.run_id)
-    return replace(result, cache=decision.report_field()), warnings + plugin.drain_warnings()
+    return _with_cache(result, decision.report_field()), warnings + plugin.drain_warnings()
+
+
+def _with_cache(result: StepResult, cache: dict[str, Any]) -> StepResult:
+    """The result with its report ``cache`` object; a skipped step has none (SPEC §15)."""
+    return result if result.status == SKIP else replace(result, cache=cache)
 
 
 def _cached_result(decision: CacheDecision, entry: Entry, started: float) -> StepResult:

@@ -461,3 +461,29 @@ def test_cache_stats_and_clear(
         "Entries: 0 (0.0 MB)",
         "Last run: none recorded",
     ]
+
+
+def test_a_step_that_skips_itself_has_no_cache_object(repo: SelftestRepo) -> None:
+    """A cacheable ``python:`` step that raises CheckSkipped is SKIP: its ``cache`` is null."""
+    (repo.path / "skipper.py").write_text(
+        "from pytest_selftest import CheckSkipped\n\n"
+        "def check(ctx):\n    raise CheckSkipped('no engine here')\n"
+    )
+    repo.steps(
+        {
+            "id": "policy",
+            "tier": "optional",
+            "description": "Policy",
+            "python": "skipper:check",
+            "inputs": ["skipper.py"],
+        }
+    )
+    assert repo.run(CACHE).ret == 0
+    result = repo.report()["results"][0]
+    assert (result["status"], result["cache"]) == ("SKIP", None)
+    assert repo.report()["summary"]["cache"] == {
+        "hits": 0,
+        "misses": 0,
+        "uncacheable": 0,
+        "saved_ms": 0,
+    }
