@@ -6,6 +6,7 @@ inputs), wherever the step runs: the serial process or an xdist worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pytest_selftest.cache.fingerprint import (
     file_sha256,
 )
 from pytest_selftest.cache.inputs import compile_patterns, derived_inputs, matching_files
-from pytest_selftest.cache.store import CacheStore, Entry, now
+from pytest_selftest.cache.store import CacheStore, Entry
 from pytest_selftest.catalogue import Step
 from pytest_selftest.statefiles import StateFileError
 
@@ -143,7 +144,7 @@ class StepCache:
         entry = Entry(
             key=decision.key,
             step_id=step.id,
-            stored_at=now(),
+            stored_at=time.time(),
             result={
                 **{k: result.get(k) for k in STORED_RESULT_KEYS},
                 "run_id": run_id,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -186,7 +185,3 @@ def _parse_entry(data: bytes) -> Entry | None:
         )
     except (TypeError, ValueError):
         return None
-
-
-def now() -> float:
-    return time.time()

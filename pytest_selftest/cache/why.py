@@ -22,14 +22,6 @@ class Changes:
     changed: tuple[str, ...]
     env: tuple[str, ...]
     definition: tuple[str, ...]
-    platform: bool
-
-    @property
-    def none(self) -> bool:
-        return (
-            not (self.added or self.removed or self.changed or self.env or self.definition)
-            and not self.platform
-        )
 
 
 def compare(step: Step, entry: Entry, now: CacheDecision) -> Changes:
@@ -41,7 +33,6 @@ def compare(step: Step, entry: Entry, now: CacheDecision) -> Changes:
         changed=tuple(sorted(p for p in set(before) & set(after) if before[p] != after[p])),
         env=_changed_keys(entry.env, now.env),
         definition=_changed_keys(entry.definition, current),
-        platform=False,
     )
 
 

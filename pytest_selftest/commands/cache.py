@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(CommandError(f"Unknown step id: {args.step}"))
         return _why(cache, step)
     if args.action == "stats":
-        entries, size = cache.store.size() if cache.store.root.is_dir() else (0, 0)
+        entries, size = cache.store.size()
         print(f"Store: {cache.store.root}")
         print(f"Entries: {entries} ({size / 1024 / 1024:.1f} MB)")
         last = cache.store.last_run()
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("Last run: none recorded")
         return 0
-    entries = cache.store.size()[0] if cache.store.root.is_dir() else 0
+    entries = cache.store.size()[0]
     cache.store.clear()
     print(f"Removed {entries} entries from {cache.store.root}")
     return 0
