@@ -19,20 +19,14 @@ STAT_CACHE = ".selftest/stat-cache.json"
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """The cache of one run: on or off (and why), the store folder, its size cap."""
+    """The cache of one run: on or off, the store folder, its size cap."""
 
     enabled: bool
     directory: Path
     max_mb: int = DEFAULT_MAX_MB
-    source: str = "default"
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "enabled": self.enabled,
-            "directory": str(self.directory),
-            "max_mb": self.max_mb,
-            "source": self.source,
-        }
+        return {"enabled": self.enabled, "directory": str(self.directory), "max_mb": self.max_mb}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> CacheSettings:
@@ -40,7 +34,6 @@ class CacheSettings:
             bool(data["enabled"]),
             Path(str(data["directory"])),
             int(str(data["max_mb"])),
-            str(data["source"]),
         )
 
 
@@ -49,19 +42,16 @@ def resolve_cache(
     cli_on: bool,
     cli_off: bool,
     policy_cache: bool | None,
-    policy_env: str,
     ini_value: object,
-) -> tuple[bool, str]:
-    """On or off, and the source that decided, in the precedence of SPEC §15."""
-    if cli_on and not cli_off:
-        return True, "--selftest-cache"
+) -> bool:
+    """On or off, in the precedence of SPEC §15."""
     if cli_off:
-        return False, "--selftest-no-cache"
+        return False
+    if cli_on:
+        return True
     if policy_cache is not None:
-        return policy_cache, f"env {policy_env}"
-    if isinstance(ini_value, bool):
-        return ini_value, "ini selftest_cache"
-    return False, "default"
+        return policy_cache
+    return ini_value if isinstance(ini_value, bool) else False
 
 
 def store_directory(rootdir: Path, option: str | None, ini_value: str | None) -> Path:

@@ -134,11 +134,10 @@ def prepare_run(config: pytest.Config, project: ProjectConfig) -> SelftestRun:
 
 def cache_settings(config: pytest.Config, policy: Policy, project: ProjectConfig) -> CacheSettings:
     """The result cache of this run (SPEC §15): CLI > the env's ``cache`` > ini > off."""
-    enabled, source = resolve_cache(
+    enabled = resolve_cache(
         cli_on=bool(config.getoption("selftest_cache", False)),
         cli_off=bool(config.getoption("selftest_no_cache", False)),
         policy_cache=policy.cache,
-        policy_env=policy.env,
         ini_value=config.getini("selftest_cache"),
     )
     directory = store_directory(
@@ -147,7 +146,7 @@ def cache_settings(config: pytest.Config, policy: Policy, project: ProjectConfig
         config.getini("selftest_cache_dir") or None,
     )
     max_mb = max_megabytes(config.getini("selftest_cache_max_mb"))
-    return CacheSettings(enabled, directory, max_mb, source)
+    return CacheSettings(enabled, directory, max_mb)
 
 
 def command_line_selection(
