@@ -63,6 +63,13 @@ class CachingPlugin:
         except OSError as exc:
             store.warnings.append(f"cache: cannot evict old entries: {exc}")
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """What the upkeep above could not do comes after the report was decided: say it here,
+        after the selftest section, rather than lose it."""
+        for warning in self.drain_warnings():
+            terminalreporter.write_line(f"Warning: {warning}")
+
 
 def run_with_cache(
     config: pytest.Config, step: Step, run_step: Callable[[], StepResult]

@@ -487,3 +487,13 @@ def test_a_step_that_skips_itself_has_no_cache_object(repo: SelftestRepo) -> Non
         "uncacheable": 0,
         "saved_ms": 0,
     }
+
+
+def test_a_store_whose_upkeep_fails_says_so_and_keeps_the_exit_code(project: SelftestRepo) -> None:
+    """The run's counts cannot be recorded where the store's last-run file is a folder."""
+    assert project.run("--selftest-env=dev", CACHE).ret == 0
+    (project.path / ".selftest" / "cache" / "last-run.json").unlink()
+    (project.path / ".selftest" / "cache" / "last-run.json").mkdir()
+    result = project.run("--selftest-env=dev", CACHE)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["Warning: cache: cannot write *last-run.json*"])
