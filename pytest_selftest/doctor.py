@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_selftest.catalogue import Catalogue, Step
+from pytest_selftest.checks.loader import CHECK_LIBRARIES
 from pytest_selftest.config.project import ProjectConfig
 from pytest_selftest.process import step_environment
 
@@ -31,9 +32,10 @@ HARNESS_EXIT_CODES = (126, 127)
 HARNESS_OUTPUT = ("command not found", "No such file")
 FAILING = ("FAIL", "TIMEOUT")
 _GIT_TIMEOUT = 10
-# Each extra of the package and the modules it installs (pyproject.toml).
+# Each extra of the package and the modules it installs (pyproject.toml); ``checks`` is every
+# library of checks.loader.CHECK_LIBRARIES.
 EXTRAS: Mapping[str, tuple[str, ...]] = {
-    "checks": ("jsonschema", "gherkin", "coverage", "markdown_it"),
+    "checks": tuple(dict.fromkeys(m for libs in CHECK_LIBRARIES.values() for m in libs)),
     "metrics": ("prometheus_client",),
     "xdist": ("xdist",),
     "rego": ("regorus",),
